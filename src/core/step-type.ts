@@ -43,11 +43,22 @@ export interface StepResult {
   result: JsonValue;
 }
 
+export interface StepFailure {
+  jobId: number;
+  name: string;
+  payload: JsonValue;
+  error: string;
+}
+
 export interface DependencyAccess {
   /** Names of the steps this step depends on. */
   readonly names: readonly string[];
+  /** The step type of a dependency (e.g. `files`), so a consumer knows the shape of its results. */
+  stepType(stepName: string): string | undefined;
   /** Results of the completed worker jobs of one dependency, in job order, read page by page. */
   results(stepName: string): AsyncIterable<StepResult>;
+  /** The failed worker jobs of one dependency with their errors, in job order. */
+  failures(stepName: string): AsyncIterable<StepFailure>;
   /** Counts of the dependency's worker jobs by status. */
   counts(stepName: string): Promise<{ completed: number; failed: number; cancelled: number; total: number }>;
 }
