@@ -1,5 +1,27 @@
 import type { JsonValue } from '../core/job.js';
 import type { StepPolicy } from '../core/lifecycle.js';
+import type { StepType } from '../core/step-type.js';
+
+/**
+ * What validation needs to know about step types. The engine's `StepTypeRegistry` has this shape;
+ * it is declared here (not imported from engine/) so that definitions/ depends on nothing above it.
+ */
+export interface StepTypeLookup {
+  get(name: string): StepType<unknown> | undefined;
+  names(): string[];
+  /** False for privileged types (e.g. `shell`) the operator did not enable. */
+  isAllowed(name: string): boolean;
+}
+
+export interface ParseOptions {
+  /** Shown in issues (`file:line:column`). */
+  file?: string;
+  stepTypes: StepTypeLookup;
+}
+
+export interface ResolveOptions {
+  stepTypes: StepTypeLookup;
+}
 
 export const PARAM_TYPES = ['string', 'number', 'integer', 'boolean'] as const;
 export type ParamType = (typeof PARAM_TYPES)[number];
@@ -55,7 +77,13 @@ export interface ResolvedStep {
   type: string;
   dependsOn: string[];
   policy: StepPolicy;
+  /** The step type's schema output (defaults applied). JSON unless the schema transforms into other values. */
   config: JsonValue;
+  /**
+   * The config with params substituted, before the schema: plain JSON, safe to store in a job payload
+   * and to parse again with the step type's schema in another process.
+   */
+  rawConfig: Record<string, JsonValue>;
 }
 
 export type ResolveResult =
