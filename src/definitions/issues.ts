@@ -67,26 +67,33 @@ export function expected(what: string, found: unknown): string {
   return `Expected ${what}, got ${describeValue(found)}`;
 }
 
+/** Edit distance where swapping two neighbouring letters counts as one edit ("defualt" → "default"). */
 function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
     }
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
-/** ` (did you mean "depends_on"?)` when a candidate is close to `word`, else an empty string. */
+/**
+ * ` (did you mean "depends_on"?)` when a candidate is close to `word`, else an empty string. Words of
+ * one or two letters get no suggestion: every short name would be "close" to them.
+ */
 export function didYouMean(word: string, candidates: readonly string[]): string {
+  if (word.length <= 2) return '';
   const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
   let best: string | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
+    if (c === word) continue;
     const score = norm(c) === norm(word) ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
     if (score < bestScore) {
       best = c;

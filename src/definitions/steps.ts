@@ -141,7 +141,11 @@ function readStep(params: {
   const description = table.description === undefined ? undefined : readText(table.description, at('description'), issues);
   const deps = readDependsOn(table.depends_on, at('depends_on'), issues);
 
-  const policy: StepPolicy = { ...DEFAULT_POLICY, backoff: { ...DEFAULT_POLICY.backoff } };
+  const policy: StepPolicy = {
+    ...DEFAULT_POLICY,
+    maxFailures: { ...DEFAULT_POLICY.maxFailures },
+    backoff: { ...DEFAULT_POLICY.backoff },
+  };
   const option = <T>(key: string, reader: FieldReader<T>, apply: (v: T) => void): void => {
     if (table[key] === undefined) return;
     const v = readOption(reader, table[key], at(key), issues);
