@@ -61,6 +61,10 @@ export interface Job {
   result: JsonValue;
   error: string | null;
   cancelCause: CancelCause | null;
+  /** Steps: how many worker jobs planning created, or null while planning has not finished. */
+  planned: number | null;
+  /** Managers: the definition that ran. */
+  definitionId: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

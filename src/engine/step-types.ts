@@ -1,13 +1,6 @@
 import { StepqError } from '../core/errors.js';
 import type { StepType } from '../core/step-type.js';
-
-/** What definition validation needs to know about step types. */
-export interface StepTypeLookup {
-  get(name: string): StepType<unknown> | undefined;
-  names(): string[];
-  /** False for privileged types (e.g. `shell`) the operator did not enable. */
-  isAllowed(name: string): boolean;
-}
+import type { StepTypeLookup } from '../definitions/types.js';
 
 export class StepTypeRegistry implements StepTypeLookup {
   private readonly types = new Map<string, StepType<unknown>>();

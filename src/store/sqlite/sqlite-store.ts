@@ -1,0 +1,349 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { StepqError } from '../../core/errors.js';
+import { LOG_LEVELS, type Job, type JobStatus, type LogLine, type NewLogLine } from '../../core/job.js';
+import { countsFrom, type Counts } from '../../core/progress.js';
+import * as M from '../mutations.js';
+import {
+  countsFromRow,
+  decodeCursor,
+  definitionFromRow,
+  encodeCursor,
+  jobFromRow,
+  logFromRow,
+  managerSnapshotFromRow,
+  stepSnapshotFromRow,
+  type Row,
+} from '../rows.js';
+import type {
+  Acknowledgement,
+  ClaimedJob,
+  Effects,
+  JobFilter,
+  LogFilter,
+  ManagerSnapshot,
+  NewRun,
+  Page,
+  StepSnapshot,
+  Store,
+  StoreCapabilities,
+  StoredDefinition,
+} from '../store.js';
+import type { JobRow } from '../tx.js';
+import type { WorkerSpec } from '../../core/step-type.js';
+import type { CancelCause } from '../../core/job.js';
+import { migrateSqlite } from './migrate.js';
+import * as Q from './queries.js';
+import { prepareStatements, SqliteTx } from './sqlite-tx.js';
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+export interface SqliteStoreOptions {
+  /** Path of the database file (created with its folder if missing). */
+  path: string;
+  clock?: Clock;
+}
+
+function publicJob(row: JobRow): Job {
+  const { leaseToken: _token, ...job } = row;
+  void _token;
+  return job;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode. Writes go through one connection, one
+ * transaction at a time (SQLite has a single writer anyway); reads use a second connection, so they
+ * never wait for a write and never see one half done.
+ */
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { dialect: 'sqlite', multiProcess: false };
+  private readonly db: Database.Database;
+  private readonly reader: Database.Database;
+  private q!: Record<keyof typeof Q, Stmt>;
+  private r!: Record<keyof typeof Q, Stmt>;
+  private readonly dynamic = new Map<string, Stmt>();
+  private readonly readDynamic = new Map<string, Stmt>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly clock: Clock;
+  private closed = false;
+
+  constructor(readonly options: SqliteStoreOptions) {
+    this.clock = options.clock ?? systemClock;
+    mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a power loss may drop the last commits but never corrupts the file.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('cache_size = -65536');
+    this.reader = new Database(options.path);
+    this.reader.pragma('busy_timeout = 10000');
+    this.reader.pragma('query_only = ON');
+  }
+
+  async migrate(): Promise<void> {
+    migrateSqlite(this.db);
+    this.q = prepareStatements(this.db);
+    this.r = prepareStatements(this.reader);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    this.reader.close();
+    this.db.close();
+  }
+
+  async now(): Promise<number> {
+    return this.clock.now();
+  }
+
+  private prepareCached(sql: string): Stmt {
+    let s = this.dynamic.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.dynamic.set(sql, s);
+    }
+    return s;
+  }
+
+  private prepareRead(sql: string): Stmt {
+    let s = this.readDynamic.get(sql);
+    if (!s) {
+      s = this.reader.prepare(sql);
+      this.readDynamic.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs `fn` in a write transaction, after every transaction queued before it. */
+  private write<T>(fn: (tx: SqliteTx) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.closed) throw new StepqError('ERR_INTERNAL', 'The store is closed.');
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(new SqliteTx(this.q, (sql) => this.prepareCached(sql), this.clock.now()));
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  // ---- mutations (shared logic in ../mutations.ts) -------------------------------------------
+
+  async createRun(run: NewRun): Promise<{ manager: Job; steps: Job[]; effects: Effects }> {
+    return this.write(async (tx) => {
+      const { managerId, effects } = await M.createRun(tx, run);
+      const manager = await tx.getJob(managerId);
+      const steps = await tx.stepsOfRun(managerId);
+      return { manager: publicJob(manager!), steps: steps.map(publicJob), effects };
+    });
+  }
+
+  enqueueMany(params: { stepId: number; parentId: number; token: string; jobs: WorkerSpec[]; seq?: number }) {
+    return this.write((tx) => M.enqueueMany(tx, params));
+  }
+
+  markPlanned(params: { stepId: number; token: string; planned: number }): Promise<Effects> {
+    return this.write((tx) => M.markPlanned(tx, params));
+  }
+
+  claim(params: { owner: string; limit: number; leaseMs: number; types?: string[] }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
+    return this.write((tx) => M.claim(tx, params));
+  }
+
+  heartbeat(params: { owner: string; leaseMs: number; ids: number[] }): Promise<{ held: number[] }> {
+    if (params.ids.length === 0) return Promise.resolve({ held: [] });
+    return this.write(async (tx) => ({ held: await tx.extendLeases(params.owner, params.ids, tx.now + params.leaseMs) }));
+  }
+
+  acknowledge(params: { acks: Acknowledgement[] }): Promise<{ lost: number[]; effects: Effects }> {
+    return this.write((tx) => M.acknowledge(tx, params.acks));
+  }
+
+  release(params: { owner: string; ids: number[] }) {
+    return this.write((tx) => M.release(tx, params));
+  }
+
+  rescueExpiredLeases(params: { limit: number }) {
+    return this.write((tx) => M.rescueExpiredLeases(tx, params));
+  }
+
+  sweep(): Promise<Effects> {
+    return this.write((tx) => M.sweep(tx));
+  }
+
+  cancel(params: { id: number; cause?: CancelCause; reason?: string }) {
+    return this.write((tx) => M.cancel(tx, params));
+  }
+
+  retry(params: { id: number }) {
+    return this.write((tx) => M.retry(tx, params));
+  }
+
+  deleteRun(params: { managerId: number }) {
+    return this.write((tx) => M.deleteRun(tx, params));
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  async getJob(id: number): Promise<Job | null> {
+    const r = this.r.GET_JOB.get({ id }) as Row | undefined;
+    return r ? publicJob(jobFromRow(r)) : null;
+  }
+
+  async listJobs(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<Page<Job>> {
+    const where: string[] = [];
+    const args: Record<string, unknown> = {};
+    if (params.parentId === null) where.push(`kind = 'manager'`);
+    else if (params.parentId !== undefined) (where.push('parent_id = @parentId'), (args.parentId = params.parentId));
+    if (params.stepId !== undefined) (where.push('step_id = @stepId'), (args.stepId = params.stepId));
+    if (params.managerId !== undefined) (where.push('manager_id = @managerId'), (args.managerId = params.managerId));
+    if (params.kind !== undefined) (where.push('kind = @kind'), (args.kind = params.kind));
+    if (params.definitionId !== undefined) (where.push('definition_id = @definitionId'), (args.definitionId = params.definitionId));
+    if (params.status && params.status.length === 1) (where.push('status = @status'), (args.status = params.status[0]));
+    else if (params.status && params.status.length > 1) {
+      where.push('status IN (SELECT value FROM json_each(@statuses))');
+      args.statuses = JSON.stringify(params.status);
+    }
+    if (params.q) {
+      where.push(`name LIKE @q ESCAPE '\\'`);
+      args.q = `%${params.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    }
+    const order = params.order ?? 'asc';
+    if (params.cursor !== undefined) {
+      const after = decodeCursor(params.cursor);
+      if (after === null) throw new StepqError('ERR_BAD_CURSOR', 'The cursor is not one this server issued.', { cursor: params.cursor });
+      where.push(order === 'asc' ? 'id > @after' : 'id < @after');
+      args.after = after;
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(params.limit)));
+    args.limit = limit + 1;
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY id ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit`;
+    const rows = (this.prepareRead(sql).all(args) as Row[]).map((r) => publicJob(jobFromRow(r)));
+    const more = rows.length > limit;
+    const data = more ? rows.slice(0, limit) : rows;
+    return { data, nextCursor: more ? encodeCursor(data[data.length - 1]!.id) : null };
+  }
+
+  async getStepSnapshot(stepId: number): Promise<StepSnapshot | null> {
+    const r = this.r.STEP_SNAPSHOTS.get({ ids: JSON.stringify([stepId]) }) as Row | undefined;
+    return r ? stepSnapshotFromRow(r) : null;
+  }
+
+  async getManagerSnapshot(managerId: number): Promise<ManagerSnapshot | null> {
+    const r = this.r.MANAGER_SNAPSHOTS.get({ ids: JSON.stringify([managerId]) }) as Row | undefined;
+    return r ? managerSnapshotFromRow(r) : null;
+  }
+
+  async getProgress(id: number): Promise<Counts | null> {
+    const job = this.r.GET_JOB.get({ id }) as Row | undefined;
+    if (!job) return null;
+    if (job.kind === 'worker') {
+      const parts: Partial<Record<JobStatus, number>> = {};
+      for (const r of this.r.SUBTREE_COUNTS.all({ id }) as Row[]) parts[r.status as JobStatus] = Number(r.n);
+      return countsFrom(parts);
+    }
+    const r = this.r.GET_COUNTERS.get({ scope: 'w', ids: JSON.stringify([id]) }) as Row | undefined;
+    return countsFromRow(r);
+  }
+
+  async getStats(): Promise<Counts> {
+    return countsFromRow(this.r.STATS.get() as Row | undefined);
+  }
+
+  async listRetries(jobId: number): Promise<Array<{ at: number; fromStatus: JobStatus; attempt: number }>> {
+    return (this.r.LIST_RETRIES.all({ jobId }) as Row[]).map((r) => ({
+      at: Number(r.at),
+      fromStatus: r.from_status as JobStatus,
+      attempt: Number(r.attempt),
+    }));
+  }
+
+  // ---- logs ----------------------------------------------------------------------------------
+
+  appendLogs(lines: NewLogLine[]): Promise<LogLine[]> {
+    if (lines.length === 0) return Promise.resolve([]);
+    return this.write(async () =>
+      lines.map((line) => {
+        const { id } = this.q.INSERT_LOG.get(line) as { id: number };
+        return { ...line, id };
+      }),
+    );
+  }
+
+  async listLogs(filter: LogFilter): Promise<Page<LogLine>> {
+    const job = this.r.GET_JOB.get({ id: filter.jobId }) as Row | undefined;
+    if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${filter.jobId} does not exist.`, { id: filter.jobId });
+    const where: string[] = [];
+    const args: Record<string, unknown> = { id: filter.jobId };
+    if (job.kind === 'manager') where.push('manager_id = @id');
+    else if (job.kind === 'step') where.push('step_id = @id');
+    else where.push('job_id = @id');
+    if (filter.level) {
+      where.push('level IN (SELECT value FROM json_each(@levels))');
+      args.levels = JSON.stringify(LOG_LEVELS.slice(LOG_LEVELS.indexOf(filter.level)));
+    }
+    const order = filter.order ?? 'asc';
+    if (filter.cursor !== undefined) {
+      const after = decodeCursor(filter.cursor);
+      if (after === null) throw new StepqError('ERR_BAD_CURSOR', 'The cursor is not one this server issued.', { cursor: filter.cursor });
+      where.push(order === 'asc' ? 'id > @after' : 'id < @after');
+      args.after = after;
+    }
+    const limit = Math.max(1, Math.min(5000, Math.floor(filter.limit)));
+    args.limit = limit + 1;
+    const sql = `SELECT * FROM logs WHERE ${where.join(' AND ')} ORDER BY id ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit`;
+    const rows = (this.prepareRead(sql).all(args) as Row[]).map(logFromRow);
+    const more = rows.length > limit;
+    const data = more ? rows.slice(0, limit) : rows;
+    return { data, nextCursor: more ? encodeCursor(data[data.length - 1]!.id) : null };
+  }
+
+  // ---- definitions and schedules --------------------------------------------------------------
+
+  saveDefinition(def: Omit<StoredDefinition, 'updatedAt'>): Promise<StoredDefinition> {
+    return this.write(async (tx) => {
+      this.q.SAVE_DEFINITION.run({ ...def, now: tx.now });
+      return { ...def, updatedAt: tx.now };
+    });
+  }
+
+  async getDefinition(id: string): Promise<StoredDefinition | null> {
+    const r = this.r.GET_DEFINITION.get({ id }) as Row | undefined;
+    return r ? definitionFromRow(r) : null;
+  }
+
+  async listDefinitions(): Promise<StoredDefinition[]> {
+    return (this.r.LIST_DEFINITIONS.all() as Row[]).map(definitionFromRow);
+  }
+
+  deleteDefinition(id: string): Promise<boolean> {
+    return this.write(async () => {
+      this.q.DELETE_SCHEDULE.run({ id });
+      return this.q.DELETE_DEFINITION.run({ id }).changes === 1;
+    });
+  }
+
+  advanceSchedule(params: { definitionId: string; expected: number | null; next: number }): Promise<boolean> {
+    return this.write(async () => {
+      if (params.expected === null) return this.q.INSERT_SCHEDULE.run(params).changes === 1;
+      return this.q.ADVANCE_SCHEDULE.run(params).changes === 1;
+    });
+  }
+
+  async getSchedule(definitionId: string): Promise<number | null> {
+    const r = this.r.GET_SCHEDULE.get({ definitionId }) as Row | undefined;
+    return r ? Number(r.next_at) : null;
+  }
+}
