@@ -27,6 +27,19 @@ export interface WalkOptions {
   log: (level: LogLevel, message: string) => void;
 }
 
+/**
+ * Matches relative paths against globs (dot files included). picomatch's regexes use `.` for "any
+ * character" and are compiled without the `s` flag, so a file name holding a newline would match no
+ * glob at all and silently escape the index; recompiling them with `s` fixes that.
+ */
+export function globMatcher(globs: readonly string[]): (rel: string) => boolean {
+  const regexes = globs.map((glob) => {
+    const re = picomatch.makeRe(glob, { dot: true });
+    return new RegExp(re.source, re.flags.includes('s') ? re.flags : `${re.flags}s`);
+  });
+  return (rel) => regexes.some((re) => re.test(rel));
+}
+
 interface PendingDir {
   abs: string;
   rel: string;
@@ -34,8 +47,8 @@ interface PendingDir {
 
 /**
  * Yields the regular files under `root` whose relative path matches `include` and not `exclude`.
- * A directory whose relative path matches `exclude` is not entered at all (`**\/node_modules` skips
- * those trees). Symbolic links are skipped unless `followSymlinks`; when followed, each directory is
+ * A directory whose relative path matches a (non-negated) `exclude` glob is not entered at all
+ * (`**\/node_modules` skips those trees). Symbolic links are skipped unless `followSymlinks`; when followed, each directory is
  * entered once by its real path, so link loops end. Unreadable subdirectories are logged and skipped;
  * an unreadable root throws.
  */
@@ -46,9 +59,11 @@ export async function* walkFiles(options: WalkOptions): AsyncGenerator<WalkEntry
   });
   if (!rootStat.isDirectory()) throw new Error(`files: root ${root} is not a directory`);
 
-  const matchOpts = { dot: true };
-  const included = picomatch(options.include.length > 0 ? [...options.include] : ['**/*'], matchOpts);
-  const excluded = options.exclude.length > 0 ? picomatch([...options.exclude], matchOpts) : () => false;
+  const included = globMatcher(options.include.length > 0 ? options.include : ['**/*']);
+  const excluded = globMatcher(options.exclude);
+  // A negated exclude ("!**/*.md": exclude what is not Markdown) is about files; applied to directory
+  // names it would prune every directory.
+  const prunedDir = globMatcher(options.exclude.filter((g) => !g.startsWith('!')));
   const visited = new Set<string>();
   if (options.followSymlinks) visited.add(await fs.realpath(root));
 
@@ -57,7 +72,7 @@ export async function* walkFiles(options: WalkOptions): AsyncGenerator<WalkEntry
 
   // Decides whether a directory reached by `entry` is entered; pushes it when it is.
   const enter = async (abs: string, rel: string): Promise<void> => {
-    if (excluded(rel)) return;
+    if (prunedDir(rel)) return;
     if (options.followSymlinks) {
       const real = await fs.realpath(abs).catch(() => undefined);
       if (real === undefined) return;

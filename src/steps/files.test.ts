@@ -29,6 +29,7 @@ const TREE: Record<string, string | Buffer> = {
   'trunc-utf8.txt': Buffer.concat([Buffer.from('ok '), Buffer.from('é').subarray(0, 1)]),
   'node_modules/pkg/index.js': 'module.exports = 1;\n',
   'code.ts': 'export const x: number = 1;\n',
+  'hostile|name\nwith newline.txt': 'a name to trip up matchers and reports\n',
 };
 
 function independentStats(content: Buffer): { lines: number; words: number } {
@@ -69,8 +70,19 @@ describe('files plan', () => {
 
   it('applies include and exclude globs, pruning excluded directories', async () => {
     expect(await planRels({ root, include: ['**/*.txt'], exclude: ['dir/**'] })).toEqual(
-      ['a.txt', 'empty.txt', 'dup1.txt', '.hidden/secret.txt', 'utf8.txt', 'big.txt', 'bad-utf8.txt', 'trunc-utf8.txt'].sort(),
+      [
+        'a.txt',
+        'empty.txt',
+        'dup1.txt',
+        '.hidden/secret.txt',
+        'utf8.txt',
+        'big.txt',
+        'bad-utf8.txt',
+        'trunc-utf8.txt',
+        'hostile|name\nwith newline.txt',
+      ].sort(),
     );
+    expect(await planRels({ root, exclude: ['*newline*', '!**/*.md'] })).toEqual(['dir/b.md']);
     expect(await planRels({ root, exclude: '**/node_modules' })).not.toContain('node_modules/pkg/index.js');
     expect(await planRels({ root, include: '*.json' })).toEqual([]);
   });
