@@ -1,0 +1,61 @@
+/**
+ * The command line. Each command lives in its own module; this file only declares them.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runCommand } from './run.js';
+import { validateCommand } from './validate.js';
+
+const DEFAULT_STORE = 'sqlite:./stepq.db';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const io = { out: process.stdout, err: process.stderr };
+  let code = 0;
+  const program = new Command()
+    .name('stepq')
+    .description('Durable workflows: TOML definitions fan out into worker jobs, watched live.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run a definition to its end in this process, with live progress')
+    .argument('<file>', 'the definition (TOML)')
+    .option('-p, --param <key=value>', 'a param for this run (repeatable)', collect, [])
+    .option('--store <url>', 'sqlite:PATH or postgres://…', process.env.STEPQ_STORE ?? DEFAULT_STORE)
+    .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
+    .option('--allow-shell', 'allow the shell step type', false)
+    .option('--json', 'print the outcome as JSON instead of a summary', false)
+    .addOption(new Option('--log-level <level>', 'engine log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
+    .action(async (file: string, opts) => {
+      code = await runCommand(file, opts, io);
+    });
+
+  program
+    .command('validate')
+    .description('check definitions without running them (exit 2 when any is invalid)')
+    .argument('<files...>', 'definition files')
+    .option('--allow-shell', 'accept the shell step type', false)
+    .action(async (files: string[], opts) => {
+      code = await validateCommand(files, opts, io);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (typeof e.exitCode === 'number') return e.exitCode === 1 ? 2 : e.exitCode;
+    throw err;
+  }
+  return code;
+}

@@ -1,0 +1,178 @@
+/**
+ * `stepq run FILE`: runs one definition to its end in this process, on the embedded store by
+ * default, with live progress and a summary. Exit 0 = completed, 1 = failed or cancelled,
+ * 2 = invalid input, 130 = interrupted (Ctrl-C cancels the run cleanly first).
+ */
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { pino } from 'pino';
+import { errorMessage, StepqError } from '../core/errors.js';
+import { formatIssues, parseDefinition, resolveRun } from '../definitions/index.js';
+import { createStepq, type RunOutcome, type Stepq } from '../engine/engine.js';
+import { StepTypeRegistry } from '../engine/step-types.js';
+import { builtinStepTypes } from '../steps/index.js';
+import { formatMs, countsLine, safeText } from './format.js';
+import { showProgress } from './progress-view.js';
+
+export interface RunOptions {
+  param: string[];
+  store: string;
+  concurrency: number;
+  allowShell: boolean;
+  json: boolean;
+  logLevel: string;
+}
+
+export interface Io {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+}
+
+/** `k=v` pairs into a record; the value may contain `=`. */
+export function parseParams(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new StepqError('ERR_PARAMS_INVALID', `--param expects key=value, got "${pair}".`);
+    out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+
+export function builtinRegistry(allowShell: boolean): StepTypeRegistry {
+  const registry = new StepTypeRegistry();
+  for (const t of builtinStepTypes) registry.register(t);
+  if (allowShell) registry.enable('shell');
+  return registry;
+}
+
+export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (err) {
+    io.err.write(`stepq: cannot read ${file}: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  let params: Record<string, string>;
+  try {
+    params = parseParams(opts.param);
+  } catch (err) {
+    io.err.write(`stepq: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  // Validate whole before opening the store: nothing is written for invalid input.
+  const registry = builtinRegistry(opts.allowShell);
+  const parsed = parseDefinition(source, { file, stepTypes: registry });
+  if (!parsed.ok) {
+    io.err.write(`${formatIssues(parsed.issues)}\n${file} is not a valid definition (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}).\n`);
+    return 2;
+  }
+  const resolved = resolveRun(parsed.definition, params, { stepTypes: registry });
+  if (!resolved.ok) {
+    io.err.write(`${formatIssues(resolved.issues.map((i) => ({ ...i, file })))}\nThe params do not fit ${file}.\n`);
+    return 2;
+  }
+
+  let engine: Stepq;
+  try {
+    engine = await createStepq({
+      store: opts.store,
+      concurrency: opts.concurrency,
+      allowShell: opts.allowShell,
+      logger: pino({ level: opts.logLevel }, pino.destination(2)),
+    });
+  } catch (err) {
+    io.err.write(`stepq: cannot open the store ${opts.store}: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  engine.start();
+  const def = parsed.definition;
+  const started = await engine.startRun({ definition: def, params });
+  const managerId = started.managerId;
+  io.err.write(`Run ${managerId} started: ${def.name} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${opts.store}\n`);
+  const view = opts.json ? null : showProgress({ bus: engine.bus, managerId, stepNames: def.steps.map((s) => s.name), out: io.err });
+
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) {
+      io.err.write('\nstepq: second Ctrl-C, exiting now; unfinished jobs are reclaimed when their leases expire.\n');
+      process.exit(130);
+    }
+    interrupted = true;
+    io.err.write(`\nstepq: cancelling run ${managerId} (Ctrl-C again to exit at once)…\n`);
+    void engine.cancel(managerId).catch((err: unknown) => io.err.write(`stepq: cancel failed: ${errorMessage(err)}\n`));
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  let outcome: RunOutcome;
+  try {
+    outcome = await engine.waitForRun(managerId);
+  } finally {
+    view?.stop();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+  const reports = await reportFiles(engine, outcome);
+  const failures = await failureSamples(engine, outcome);
+  await engine.stop({ graceMs: 5000 });
+
+  if (opts.json) {
+    io.out.write(`${JSON.stringify({ ...outcome, reports, failures }, null, 2)}\n`);
+  } else {
+    printSummary(io.out, outcome, failures, reports);
+  }
+  if (interrupted) return 130;
+  return outcome.manager.status === 'completed' ? 0 : 1;
+}
+
+async function reportFiles(engine: Stepq, outcome: RunOutcome): Promise<string[]> {
+  const files: string[] = [];
+  for (const step of outcome.steps) {
+    const job = await engine.getJob(step.stepId);
+    if (job?.type !== 'report') continue;
+    const done = await engine.listJobs({ stepId: step.stepId, status: ['completed'], limit: 10 });
+    for (const j of done.data) {
+      const r = j.result as { files?: unknown } | null;
+      if (r && Array.isArray(r.files)) files.push(...r.files.filter((f): f is string => typeof f === 'string'));
+    }
+  }
+  return files;
+}
+
+async function failureSamples(engine: Stepq, outcome: RunOutcome): Promise<Array<{ step: string; job: string; error: string }>> {
+  const out: Array<{ step: string; job: string; error: string }> = [];
+  for (const step of outcome.steps) {
+    if (step.counts.failed === 0) continue;
+    const page = await engine.listJobs({ stepId: step.stepId, status: ['failed'], limit: 5 });
+    for (const j of page.data) out.push({ step: step.name, job: j.name, error: j.error ?? '' });
+  }
+  return out;
+}
+
+function printSummary(
+  out: NodeJS.WriteStream,
+  outcome: RunOutcome,
+  failures: Array<{ step: string; job: string; error: string }>,
+  reports: string[],
+): void {
+  const m = outcome.manager;
+  const took = m.finishedAt && m.startedAt ? formatMs(m.finishedAt - m.startedAt) : '—';
+  out.write(`\nRun ${m.managerId} ${m.status} in ${took} — ${safeText(m.name)}\n`);
+  const width = Math.max(...outcome.steps.map((s) => s.name.length), 4);
+  for (const s of outcome.steps) {
+    const dur = s.startedAt && s.finishedAt ? formatMs(s.finishedAt - s.startedAt) : '—';
+    out.write(`  ${s.name.padEnd(width)}  ${s.status.padEnd(9)}  ${countsLine(s.counts)}  (${dur})\n`);
+    if (s.error) out.write(`  ${''.padEnd(width)}  ${safeText(s.error)}\n`);
+  }
+  const totalFailed = outcome.steps.reduce((n, s) => n + s.counts.failed, 0);
+  if (totalFailed > 0) {
+    out.write(`\nFailures (${totalFailed}${failures.length < totalFailed ? `, first ${failures.length} shown` : ''}):\n`);
+    for (const f of failures) out.write(`  ${f.step} › ${safeText(f.job, 120)}: ${safeText(f.error)}\n`);
+  }
+  if (reports.length > 0) {
+    out.write('\nReport:\n');
+    for (const r of reports) out.write(`  ${relative(process.cwd(), r) || r}\n`);
+  }
+}

@@ -1,0 +1,23 @@
+import { resolve } from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { StepqError } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Opens a store from its URL: `sqlite:PATH` (relative to the working directory), a bare path ending
+ * in `.db`/`.sqlite`, or `postgres://user@host:port/db` (also `postgresql://`).
+ */
+export async function openStore(url: string, opts: { clock?: Clock } = {}): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    throw new StepqError('ERR_STORE_URL', 'The PostgreSQL store is not part of this build yet; use sqlite:PATH.');
+  }
+  let path: string | null = null;
+  if (url.startsWith('sqlite://')) path = url.slice('sqlite://'.length);
+  else if (url.startsWith('sqlite:')) path = url.slice('sqlite:'.length);
+  else if (/\.(db|sqlite3?)$/.test(url) && !url.includes('://')) path = url;
+  if (path === null || path.length === 0) {
+    throw new StepqError('ERR_STORE_URL', `Cannot use "${url}" as a store: use sqlite:PATH or postgres://user@host:port/db.`);
+  }
+  const { SqliteStore } = await import('../store/sqlite/sqlite-store.js');
+  return new SqliteStore({ path: resolve(path), ...(opts.clock ? { clock: opts.clock } : {}) });
+}
