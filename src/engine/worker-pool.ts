@@ -98,6 +98,9 @@ export class WorkerPool {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      // With an in-process store and quick handlers, claim → run → finish can chain through
+      // microtasks alone; yielding here lets acknowledgements, heartbeats and timers run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const free = this.o.concurrency - this.inFlight.size;
       if (free <= 0) {
         await this.waitForWake(this.o.pollMs);
