@@ -176,7 +176,7 @@ describe('engine', () => {
       },
     });
     t = await testEngine({ concurrency: 5, stepTypes: [flaky] });
-    const run = await t.engine.run({ definition: toml(['id = "r"', 'name = "R"', '[step.f]', 'type = "flaky"', 'count = 9', 'retries = 1']) });
+    const run = await t.engine.run({ definition: toml(['id = "r"', 'name = "R"', '[step.f]', 'type = "flaky"', 'count = 9', 'retries = 1', 'max_failures = 5']) });
     const first = await run.done;
     expect(first.manager.status).toBe('failed');
     expect(first.steps[0]!.counts).toMatchObject({ failed: 3, completed: 6 });
