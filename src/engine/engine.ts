@@ -460,7 +460,8 @@ export class Stepq implements AsyncDisposable {
     return this.store.getProgress(id);
   }
 
-  stats(): Promise<Counts> {
+  /** Runs and all worker jobs by status (O(1): from counters). */
+  stats(): Promise<{ runs: Counts; jobs: Counts }> {
     return this.store.getStats();
   }
 

@@ -42,6 +42,7 @@ export class Ledger {
       if (r.stepId === null) throw new Error(`worker job ${r.id} has no step`);
       d.move(r.stepId, r.prevStatus, r.status);
       d.move(r.managerId, r.prevStatus, r.status);
+      d.move(0, r.prevStatus, r.status);
       this.touchedSteps.add(r.stepId);
       this.touchedManagers.add(r.managerId);
       this.effects.jobs.push(toChange(r));
@@ -57,6 +58,7 @@ export class Ledger {
     const d = new CounterDeltas();
     d.move(stepId, null, 'pending', n);
     d.move(managerId, null, 'pending', n);
+    d.move(0, null, 'pending', n);
     await this.tx.addCounters(d, 'w');
   }
 

@@ -414,10 +414,17 @@ export async function deleteRun(tx: StoreTx, params: { managerId: number }): Pro
       status: manager.status,
     });
   }
+  // The run leaves the global counts: its manager, and its worker jobs by status.
+  const workers = (await tx.getCounters([params.managerId], 'w')).get(params.managerId);
   const deleted = await tx.deleteRun(params.managerId);
   const d = new CounterDeltas();
   d.move(0, manager.status, null);
   await tx.addCounters(d, 'm');
+  if (workers) {
+    const w = new CounterDeltas();
+    for (const status of ['pending', 'running', 'completed', 'failed', 'cancelled'] as const) w.move(0, status, null, workers[status]);
+    await tx.addCounters(w, 'w');
+  }
   l.markStatsChanged();
   return { ...deleted, effects: await l.finish() };
 }

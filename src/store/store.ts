@@ -234,8 +234,8 @@ export interface Store {
   getManagerSnapshot(managerId: number): Promise<ManagerSnapshot | null>;
   /** Counts of worker jobs under a job: a step's or a run's from counters, a worker's subtree counted. */
   getProgress(id: number): Promise<Counts | null>;
-  /** Managers by status, from counters. */
-  getStats(): Promise<Counts>;
+  /** Runs (managers) and all worker jobs by status, from counters. */
+  getStats(): Promise<{ runs: Counts; jobs: Counts }>;
   /** Retries recorded for a job (the audit trail of terminal → pending). */
   listRetries(jobId: number): Promise<Array<{ at: number; fromStatus: JobStatus; attempt: number }>>;
 

@@ -139,6 +139,8 @@ for (const factory of storeFactories) {
                 expect(await store.getProgress(stepId)).toEqual(await sut.countWorkers({ stepId }));
               }
               expect(await store.getProgress(manager.id)).toEqual(await sut.countWorkers({ managerId: manager.id }));
+              // One run in the store: the global worker counters count the same rows.
+              expect((await store.getStats()).jobs).toEqual(await sut.countWorkers({ managerId: manager.id }));
               const after = await sut.statuses();
               const isRetry = op.kind === 'retryStep' || op.kind === 'retryRun';
               for (const [id, st] of before) {

@@ -39,7 +39,7 @@ for (const factory of storeFactories) {
       expect(steps[1]!.runAt).toBeNull();
       const snap = await store.getManagerSnapshot(manager.id);
       expect(snap?.steps).toMatchObject({ pending: 2, total: 2 });
-      expect(await store.getStats()).toMatchObject({ running: 1, total: 1 });
+      expect((await store.getStats()).runs).toMatchObject({ running: 1, total: 1 });
       const { jobs } = await store.claim({ owner: 'w', limit: 10, leaseMs: 1000 });
       expect(jobs.map((j) => j.name)).toEqual(['a']);
     });
@@ -47,7 +47,7 @@ for (const factory of storeFactories) {
     it('a run with no steps completes at once', async () => {
       const { manager } = await store.createRun(newRun([]));
       expect((await store.getJob(manager.id))?.status).toBe('completed');
-      expect(await store.getStats()).toMatchObject({ completed: 1, running: 0 });
+      expect((await store.getStats()).runs).toMatchObject({ completed: 1, running: 0 });
     });
 
     it('a step with no jobs ends when planned, releasing its dependents, then the run ends', async () => {
@@ -215,7 +215,8 @@ for (const factory of storeFactories) {
       expect(late.lost.length).toBe(5);
       expect((await store.cancel({ id: manager.id })).affected).toBe(0);
       expect(await claimAll(store)).toEqual([]);
-      expect(await store.getStats()).toMatchObject({ cancelled: 1, running: 0 });
+      expect((await store.getStats()).runs).toMatchObject({ cancelled: 1, running: 0 });
+      expect((await store.getStats()).jobs).toMatchObject({ cancelled: 10_000, pending: 0, running: 0, total: 10_000 });
       await expectCountersExact(steps[0]!.id, manager.id);
     });
 
@@ -264,7 +265,7 @@ for (const factory of storeFactories) {
       expect((await store.getJob(steps[0]!.id))?.status).toBe('running');
       expect((await store.getJob(steps[1]!.id))?.status).toBe('pending');
       expect((await store.getJob(manager.id))?.status).toBe('running');
-      expect(await store.getStats()).toMatchObject({ running: 1, failed: 0 });
+      expect((await store.getStats()).runs).toMatchObject({ running: 1, failed: 0 });
 
       const [again] = await claimAll(store);
       await store.acknowledge({ acks: [{ id: again!.id, token: again!.leaseToken, status: 'completed', result: 'fixed' }] });
@@ -292,7 +293,7 @@ for (const factory of storeFactories) {
       const r = await store.deleteRun({ managerId: manager.id });
       expect(r).toMatchObject({ jobs: 5, logs: 1 });
       expect(await store.getJob(manager.id)).toBeNull();
-      expect(await store.getStats()).toMatchObject({ total: 0 });
+      expect(await store.getStats()).toMatchObject({ runs: { total: 0 }, jobs: { total: 0 } });
       await expect(store.deleteRun({ managerId: manager.id })).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
     });
 

@@ -217,6 +217,7 @@ DELETE FROM counters WHERE owner_id IN (SELECT id FROM jobs WHERE manager_id = @
 /** Deletes every job of run @managerId. */
 export const DELETE_RUN_JOBS = `DELETE FROM jobs WHERE manager_id = @managerId`;
 
+
 /** Snapshots of the steps in the JSON array @ids: status, times and worker counters. */
 export const STEP_SNAPSHOTS = `
 SELECT j.id, j.manager_id, j.name, j.status, j.started_at, j.finished_at,
@@ -235,8 +236,8 @@ LEFT JOIN counters w ON w.owner_id = j.id AND w.scope = 'w'
 LEFT JOIN counters s ON s.owner_id = j.id AND s.scope = 's'
 WHERE j.id IN (SELECT value FROM json_each(@ids)) AND j.kind = 'manager'`;
 
-/** Global counts of managers by status. */
-export const STATS = `SELECT pending, running, completed, failed, cancelled FROM counters WHERE owner_id = 0 AND scope = 'm'`;
+/** Global counts: managers (scope m) and worker jobs (scope w) by status. */
+export const STATS = `SELECT scope, pending, running, completed, failed, cancelled FROM counters WHERE owner_id = 0`;
 
 /** Counts a worker's subtree (@id and its descendants) by status. */
 export const SUBTREE_COUNTS = `

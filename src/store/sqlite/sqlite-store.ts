@@ -258,8 +258,12 @@ export class SqliteStore implements Store {
     return countsFromRow(r);
   }
 
-  async getStats(): Promise<Counts> {
-    return countsFromRow(this.r.STATS.get() as Row | undefined);
+  async getStats(): Promise<{ runs: Counts; jobs: Counts }> {
+    const rows = this.r.STATS.all() as Row[];
+    return {
+      runs: countsFromRow(rows.find((r) => r.scope === 'm')),
+      jobs: countsFromRow(rows.find((r) => r.scope === 'w')),
+    };
   }
 
   async listRetries(jobId: number): Promise<Array<{ at: number; fromStatus: JobStatus; attempt: number }>> {

@@ -62,8 +62,8 @@ CREATE INDEX jobs_lease_expiry ON jobs (lease_expires_at) WHERE status = 'runnin
 CREATE UNIQUE INDEX jobs_step_key ON jobs (step_id, key) WHERE key IS NOT NULL;
 
 -- Progress counters, maintained in the transaction of every transition so reading progress is O(1).
--- scope 'w': worker jobs under owner (a step or a manager); 's': steps of a manager (owner = manager);
--- 'm': managers of every run (owner 0).
+-- scope 'w': worker jobs under owner (a step or a manager; owner 0: every worker job of every run);
+-- 's': steps of a manager (owner = manager); 'm': managers of every run (owner 0).
 CREATE TABLE counters (
   owner_id  INTEGER NOT NULL,
   scope     TEXT    NOT NULL CHECK (scope IN ('w', 's', 'm')),
@@ -74,7 +74,7 @@ CREATE TABLE counters (
   cancelled INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (owner_id, scope)
 ) WITHOUT ROWID;
-INSERT INTO counters (owner_id, scope) VALUES (0, 'm');
+INSERT INTO counters (owner_id, scope) VALUES (0, 'm'), (0, 'w');
 
 -- The recorded retries: the only way a terminal job becomes pending again.
 CREATE TABLE job_retries (
