@@ -134,13 +134,17 @@ describe('crawler', () => {
     expect(crawlerStep.config.safeParse({ start_urls: 'ftp://x/' }).success).toBe(false);
     expect(crawlerStep.config.safeParse({ start_urls: 'http://x/', include_patterns: ['('] }).success).toBe(false);
     expect(crawlerStep.config.safeParse({ start_urls: 'http://x/', depth: 2 }).success).toBe(false);
-    const ok = crawlerStep.config.parse({ start_urls: 'http://x/', timeout: '10s' });
-    expect(ok).toMatchObject({ start_urls: ['http://x/'], timeout: 10_000, max_depth: 3, rate: 5, concurrency: 2 });
+    const ok = crawlerStep.config.parse({ start_urls: 'http://x/', request_timeout: '10s' });
+    expect(ok).toMatchObject({ start_urls: ['http://x/'], request_timeout: 10_000, max_depth: 3, per_host_rate: 5, per_host_concurrency: 2 });
+    // The old names are gone: `timeout` and `concurrency` are step options, never the type's keys.
+    for (const key of ['timeout', 'concurrency', 'rate']) {
+      expect(crawlerStep.config.safeParse({ start_urls: 'http://x/', [key]: 1 }).success).toBe(false);
+    }
   });
 
   it('crawls the site once per page, records findings and stays in scope', async () => {
     requests.length = 0;
-    const { outcome, byPath } = await crawl({ start_urls: `${base}/`, timeout: 500, rate: 1000, concurrency: 2 });
+    const { outcome, byPath } = await crawl({ start_urls: `${base}/`, request_timeout: 500, per_host_rate: 1000, per_host_concurrency: 2 });
 
     expect(outcome.failures).toEqual([]);
     expect([...byPath.keys()].sort()).toEqual(
@@ -198,7 +202,7 @@ describe('crawler', () => {
   });
 
   it('stops spawning at max_pages', async () => {
-    const { outcome } = await crawl({ start_urls: `${base}/`, max_pages: 4, rate: 1000, timeout: 500 });
+    const { outcome } = await crawl({ start_urls: `${base}/`, max_pages: 4, per_host_rate: 1000, request_timeout: 500 });
     expect(outcome.results).toHaveLength(4);
     expect(outcome.logs.some((l) => l.message.includes('max_pages = 4 reached'))).toBe(true);
   });
@@ -208,7 +212,7 @@ describe('crawler', () => {
       start_urls: `${base}/`,
       include_patterns: ['/(a|b|c)$'],
       exclude_patterns: '/c$',
-      rate: 1000,
+      per_host_rate: 1000,
     });
     expect([...byPath.keys()].sort()).toEqual(['/', '/a', '/b']);
   });
@@ -219,14 +223,14 @@ describe('crawler', () => {
       start_urls: `${base}/`,
       include_patterns: ['/private'],
       respect_robots: false,
-      rate: 1000,
+      per_host_rate: 1000,
     });
     expect(byPath.get('/private/secret')).toMatchObject({ status: 404 });
     expect(requests).not.toContain('/robots.txt');
   });
 
   it('stops when the job is cancelled, without recording a result', async () => {
-    const ctx = makeContext({ type: crawlerStep, config: { start_urls: `${base}/`, timeout: '5s' }, run: { managerId: 999 } });
+    const ctx = makeContext({ type: crawlerStep, config: { start_urls: `${base}/`, request_timeout: '5s' }, run: { managerId: 999 } });
     const job = { id: 1, name: 'slow', payload: { url: `${base}/slow`, depth: 0, from: null }, attempt: 1, maxAttempts: 1, depth: 2, parentId: null };
     setTimeout(() => ctx.controller.abort(new Error('run cancelled')), 100);
     await expect(crawlerStep.run(job, ctx)).rejects.toThrow('run cancelled');
@@ -238,7 +242,7 @@ describe('crawler edge cases', () => {
     const probe = http.createServer();
     const dead = await listen(probe);
     await close(probe);
-    const { outcome, byPath } = await crawl({ start_urls: `${dead}/`, rate: 1000 });
+    const { outcome, byPath } = await crawl({ start_urls: `${dead}/`, per_host_rate: 1000 });
     expect(outcome.failures).toEqual([]);
     expect(byPath.get('/')).toMatchObject({ status: null, timed_out: false, links: [] });
     expect(byPath.get('/')?.error).toMatch(/ECONNREFUSED/);
@@ -249,7 +253,7 @@ describe('crawler edge cases', () => {
     const server = fixtureSite(requests, { status: 503, body: 'busy' });
     const base = await listen(server);
     try {
-      const { byPath } = await crawl({ start_urls: `${base}/`, rate: 1000 });
+      const { byPath } = await crawl({ start_urls: `${base}/`, per_host_rate: 1000 });
       expect([...byPath.values()]).toEqual([
         { url: `${base}/`, depth: 0, from: null, skipped: 'robots', reason: 'robots.txt answered HTTP 503' },
       ]);
@@ -276,8 +280,8 @@ describe('crawler edge cases', () => {
       const config = {
         start_urls: [1, 2, 3, 4, 5, 6].map((n) => `${base}/p${n}`),
         respect_robots: false,
-        concurrency: 1,
-        rate: 20,
+        per_host_concurrency: 1,
+        per_host_rate: 20,
       };
       const run = { stepId: stepIds++ };
       const ctx = makeContext({ type: crawlerStep, config, run });

@@ -4,8 +4,9 @@
  * new in-scope link. Job keys are normalized URLs, so the store deduplicates pages per step, however
  * many pages link to them and however many jobs run at once.
  *
- * Broken links, error statuses, timeouts and robots exclusions are results, not failures: they are
- * what a crawl is run to find. A job fails only on a malformed payload or cancellation.
+ * Broken links, error statuses, request timeouts (`request_timeout`) and robots exclusions are
+ * results, not failures: they are what a crawl is run to find. A job fails only on a malformed payload,
+ * cancellation, or the step option `timeout` (the whole job, waits for the host included).
  *
  * `max_pages` is enforced per process: a module-level counter per step (keyed by step id) admits at
  * most `max_pages` jobs (start URLs plus spawned pages) from this process. A step crawled by several
@@ -47,11 +48,17 @@ export const crawlerConfig = z.strictObject({
   max_depth: z.number().int().nonnegative().default(3),
   max_pages: z.number().int().positive().default(1000),
   same_origin: z.boolean().default(true),
-  /** Requests per second per host. */
-  rate: z.number().positive().default(5),
-  /** Requests in flight per host. */
-  concurrency: z.number().int().positive().default(2),
-  timeout: durationSchema().default(10_000),
+  /*
+   * Politeness and request limits. Not named `rate`/`concurrency`/`timeout`: `timeout` and
+   * `concurrency` are options every step takes (the worker job's timeout and how many of the step's
+   * jobs run at once), which the definitions layer keeps for itself and never passes to the type.
+   */
+  /** Request starts per second, per host. */
+  per_host_rate: z.number().positive().default(5),
+  /** Requests in flight per host (per worker process). */
+  per_host_concurrency: z.number().int().positive().default(2),
+  /** Per request (robots.txt or page), body included. */
+  request_timeout: durationSchema().default(10_000),
   user_agent: z.string().min(1).default('stepq-crawler/0.1'),
   respect_robots: z.boolean().default(true),
 });
@@ -136,7 +143,7 @@ export const crawlerStep = defineStepType<CrawlerConfig>({
     const config = ctx.config;
     const target = new URL(url);
     const budget = budgetFor(ctx.run.stepId, config);
-    const intervalMs = 1000 / config.rate;
+    const intervalMs = 1000 / config.per_host_rate;
 
     let robots: RobotsRules | undefined;
     if (config.respect_robots) {
@@ -149,14 +156,14 @@ export const crawlerStep = defineStepType<CrawlerConfig>({
           // Not tied to this job's signal: the answer is shared with the other jobs of the run.
           const release = await acquireHost({
             host: target.host,
-            concurrency: config.concurrency,
+            concurrency: config.per_host_concurrency,
             intervalMs,
-            signal: AbortSignal.timeout(config.timeout * 10),
+            signal: AbortSignal.timeout(config.request_timeout * 10),
           });
           try {
             const res = await fetch(robotsUrl, {
               redirect: 'follow',
-              signal: AbortSignal.timeout(config.timeout),
+              signal: AbortSignal.timeout(config.request_timeout),
               headers: { 'user-agent': config.user_agent },
             });
             const body = await readCapped(res.body, 512 * 1024);
@@ -177,7 +184,7 @@ export const crawlerStep = defineStepType<CrawlerConfig>({
 
     const release = await acquireHost({
       host: target.host,
-      concurrency: config.concurrency,
+      concurrency: config.per_host_concurrency,
       intervalMs: Math.max(intervalMs, Math.min(robots?.crawlDelayMs ?? 0, MAX_CRAWL_DELAY_MS)),
       signal: ctx.signal,
     });
@@ -185,7 +192,7 @@ export const crawlerStep = defineStepType<CrawlerConfig>({
     try {
       page = await fetchPage({
         url,
-        timeoutMs: config.timeout,
+        timeoutMs: config.request_timeout,
         userAgent: config.user_agent,
         maxLinks: MAX_LINKS_PER_PAGE,
         signal: ctx.signal,

@@ -54,8 +54,19 @@ describe('examples', () => {
     if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
     expect(resolved.steps[0]).toMatchObject({
       type: 'crawler',
-      config: { start_urls: ['https://example.com/'], max_depth: 3, max_pages: 1000, same_origin: true, respect_robots: true },
+      config: {
+        start_urls: ['https://example.com/'],
+        max_depth: 3,
+        max_pages: 1000,
+        same_origin: true,
+        respect_robots: true,
+        per_host_rate: 5,
+        per_host_concurrency: 2,
+        request_timeout: 10_000,
+      },
+      policy: { timeoutMs: null, concurrency: null },
     });
+    expect(resolved.steps[0]?.config).not.toHaveProperty('timeout');
     expect(resolved.steps[1]).toMatchObject({ type: 'report', dependsOn: ['crawl'] });
   });
 

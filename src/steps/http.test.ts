@@ -74,7 +74,7 @@ describe('http config', () => {
       { url: 'http://x/', retries: 2 },
     ];
     for (const config of bad) expect(httpStep.config.safeParse(config).success, JSON.stringify(config)).toBe(false);
-    expect(httpStep.config.parse({ url: 'http://x/{{params.base}}/{{item}}' })).toMatchObject({ method: 'GET', timeout: 30_000, max_retries: 3 });
+    expect(httpStep.config.parse({ url: 'http://x/{{params.base}}/{{item}}' })).toMatchObject({ method: 'GET', request_timeout: 30_000, max_retries: 3 });
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {
@@ -136,8 +136,10 @@ describe('http run', () => {
   });
 
   it('times out', async () => {
-    const ctx = makeContext({ type: httpStep, config: { url: `${base}/hang`, timeout: '200ms' } });
-    await expect(httpStep.run(job({ item: null, index: 0 }), ctx)).rejects.toThrow(`GET ${base}/hang: timed out after 200 ms`);
+    const ctx = makeContext({ type: httpStep, config: { url: `${base}/hang`, request_timeout: '200ms' } });
+    await expect(httpStep.run(job({ item: null, index: 0 }), ctx)).rejects.toThrow(
+      `GET ${base}/hang: timed out after 200 ms (request_timeout, attempt 1)`,
+    );
   });
 
   it('stops waiting for a retry when cancelled', async () => {

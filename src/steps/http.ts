@@ -29,7 +29,11 @@ export const httpConfig = z
     /** A template string sent as is, or JSON (templates inside its strings) sent as application/json. */
     body: z.json().optional(),
     headers: z.record(z.string(), templateString()).default({}),
-    timeout: durationSchema().default(30_000),
+    /**
+     * Per request attempt, body preview included. Not `timeout`: that is the option every step takes
+     * (the whole worker job, retries and waits included), which never reaches the step type.
+     */
+    request_timeout: durationSchema().default(30_000),
     /** Statuses that count as success (default: any status below 400). Listed statuses are never retried. */
     expect_status: z.array(z.number().int().min(100).max(599)).min(1).optional(),
     /** Retries of 429 and 5xx answers within one attempt of the job. */
@@ -99,11 +103,11 @@ export const httpStep = defineStepType<HttpConfig>({
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
-      const timeout = AbortSignal.timeout(config.timeout);
+      const timeout = AbortSignal.timeout(config.request_timeout);
       const signal = AbortSignal.any([ctx.signal, timeout]);
       const failed = (err: unknown): Error => {
         if (ctx.signal.aborted) return abortReason(ctx.signal);
-        if (timeout.aborted) return new Error(`${method} ${url}: timed out after ${config.timeout} ms (attempt ${attempt})`);
+        if (timeout.aborted) return new Error(`${method} ${url}: timed out after ${config.request_timeout} ms (request_timeout, attempt ${attempt})`);
         return new Error(`${method} ${url}: ${describeFetchError(err)} (attempt ${attempt})`, { cause: err });
       };
       let res: Response;

@@ -1,6 +1,7 @@
 /**
- * Runs one program for the `shell` step: no shell in between, output captured up to a cap, a timeout
- * and cancellation that kill the whole process group.
+ * Runs one program for the `shell` step: no shell in between, output captured up to a cap, and an
+ * abort of the job's signal (cancellation, or the step's `timeout` ending the job) that kills the
+ * whole process group: SIGTERM, then SIGKILL to whatever of the group is left after a grace period.
  *
  * Why `spawn` (with `shell: false`) and not `execFile`: both start the program directly, without a
  * shell, so arguments are never interpreted. But `execFile` either buffers all output in memory
@@ -23,12 +24,11 @@ export interface ProcessOutcome {
   truncated: boolean;
   /** The last bytes of stderr (kept even when stderr was truncated), for error messages. */
   stderrTail: string;
-  timedOut: boolean;
   elapsedMs: number;
 }
 
 const TAIL_BYTES = 2048;
-/** After SIGTERM, how long a program gets before SIGKILL. */
+/** After SIGTERM, how long the program and the processes it started get before SIGKILL. */
 const KILL_GRACE_MS = 2000;
 /** After the program exits, how long its output pipes may stay open (a background child holding them). */
 const PIPE_GRACE_MS = 2000;
@@ -63,15 +63,15 @@ export function runProcess(params: {
   args: string[];
   cwd?: string | undefined;
   env: NodeJS.ProcessEnv;
-  timeoutMs: number;
   maxOutput: number;
+  /** Aborting it (cancellation, the job's timeout) ends the process group; the promise then rejects with its reason. */
   signal: AbortSignal;
 }): Promise<ProcessOutcome> {
   const { signal } = params;
   if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    // Its own process group (POSIX), so a timeout also ends the programs it started.
+    // Its own process group (POSIX), so an abort also ends the programs it started.
     const group = process.platform !== 'win32';
     const child = spawn(params.command, params.args, {
       cwd: params.cwd,
@@ -87,7 +87,6 @@ export function runProcess(params: {
     child.stderr.on('data', (c: Buffer) => stderr.push(c));
 
     let settled = false;
-    let timedOut = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const timers: NodeJS.Timeout[] = [];
     const kill = (sig: NodeJS.Signals): void => {
@@ -100,7 +99,9 @@ export function runProcess(params: {
     };
     const terminate = (): void => {
       kill('SIGTERM');
-      timers.push(setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS));
+      // Not cleared when the program exits: the processes it started (same group) may ignore SIGTERM
+      // and outlive it. Unref'd, so it never keeps the worker alive; a vanished group is ignored.
+      setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS).unref();
     };
     const onAbort = (): void => terminate();
     const finish = (): void => {
@@ -109,12 +110,6 @@ export function runProcess(params: {
       signal.removeEventListener('abort', onAbort);
     };
 
-    timers.push(
-      setTimeout(() => {
-        timedOut = true;
-        terminate();
-      }, params.timeoutMs),
-    );
     signal.addEventListener('abort', onAbort, { once: true });
 
     child.on('error', (err) => {
@@ -145,7 +140,6 @@ export function runProcess(params: {
         stderr: stderr.text(),
         truncated: stdout.truncated || stderr.truncated,
         stderrTail: decodePreview(stderr.tail, false),
-        timedOut,
         elapsedMs: Math.round(performance.now() - started),
       });
     });

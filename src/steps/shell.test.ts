@@ -1,9 +1,11 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../core/job.js';
 import type { WorkerJob } from '../core/step-type.js';
+import { createStepq } from '../engine/engine.js';
 import { shellStep } from './shell.js';
 import { collectPlan, makeContext, runJobs } from './test-harness.js';
 
@@ -54,7 +56,9 @@ describe('shell', () => {
     expect(shellStep.config.safeParse({ command: 'ls', shell: true }).success).toBe(false);
     expect(shellStep.config.safeParse({ command: 'ls', env: { 'BAD-NAME': 'x' } }).success).toBe(false);
     expect(shellStep.config.safeParse({ command: 'ls', args: ['{{oops}}'] }).success).toBe(false);
-    expect(shellStep.config.parse({ command: 'ls' })).toMatchObject({ args: [], timeout: 60_000, max_output: 65_536 });
+    expect(shellStep.config.parse({ command: 'ls' })).toEqual({ command: 'ls', args: [], env: {}, max_output: 65_536 });
+    // No timeout of its own: the step option `timeout` bounds the job (see the engine test below).
+    expect(shellStep.config.safeParse({ command: 'ls', timeout: '1s' }).success).toBe(false);
   });
 
   it('runs a program and captures its output', async () => {
@@ -98,11 +102,6 @@ describe('shell', () => {
     await expect(result).rejects.toThrow(/exited with code 3: x+\nthe real reason$/);
   });
 
-  it('kills a program that runs past its timeout', async () => {
-    const { result } = run({ command: node, args: ['-e', 'setTimeout(() => {}, 30000)'], timeout: '300ms' });
-    await expect(result).rejects.toThrow(`${node} timed out after 300 ms and was killed`);
-  });
-
   it('keeps max_output bytes and lets the program finish', async () => {
     const { result } = run({
       command: node,
@@ -129,8 +128,11 @@ describe('shell', () => {
       const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
       return text.includes(' ') ? text.split(' ').map(Number) : undefined;
     }, 10_000);
+    const cancelledAt = Date.now();
     ctx.controller.abort(new Error('cancelled by test'));
     await expect(result).rejects.toThrow('cancelled by test');
+    // Ended by the kill, not by the program's own end 30 s later.
+    expect(Date.now() - cancelledAt).toBeLessThan(5000);
     await waitFor(async () => {
       const states = await Promise.all(pids.map(alive));
       return states.every((a) => !a) ? true : undefined;
@@ -141,4 +143,71 @@ describe('shell', () => {
     const ctx = makeContext({ type: shellStep, config: { command: 'echo', args: ['hi'] } });
     expect((await collectPlan(shellStep, ctx)).specs).toEqual([{ key: 'single', name: 'echo hi', payload: { item: null, index: 0 } }]);
   });
+});
+
+/** Pids of running processes whose command line contains `marker` (Linux /proc). */
+async function pidsWith(marker: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(marker) && (await alive(Number(entry)))) found.push(Number(entry));
+  }
+  return found;
+}
+
+describe('shell under the engine', () => {
+  it.skipIf(process.platform !== 'linux')(
+    'ends a job at the step option timeout: failed with the timeout error, the program killed',
+    async () => {
+      const dir = await fs.mkdtemp(path.join(tmp, 'engine-'));
+      const engine = await createStepq({
+        store: `sqlite:${path.join(dir, 'stepq.db')}`,
+        logger: pino({ level: 'silent' }),
+        pollMs: 20,
+        allowShell: true,
+      });
+      engine.start();
+      try {
+        // The extra argument only marks the process, to find it in /proc.
+        const marker = `stepq-shell-timeout-${process.pid}-${Date.now()}`;
+        const source = [
+          'id = "shell-timeout"',
+          'name = "Shell timeout"',
+          '[step.sleep]',
+          'type = "shell"',
+          `command = ${JSON.stringify(node)}`,
+          `args = ["-e", "setTimeout(()=>{}, 10000)", "${marker}"]`,
+          'timeout = "200ms"',
+          'retries = 1',
+        ].join('\n');
+        const started = Date.now();
+        const run = await engine.run({ definition: { source } });
+        const seen = new Set<number>();
+        let ended = false;
+        const watching = (async () => {
+          while (!ended) {
+            for (const pid of await pidsWith(marker)) seen.add(pid);
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        })();
+        const outcome = await run.done.finally(() => (ended = true));
+        await watching;
+        const elapsed = Date.now() - started;
+
+        expect(outcome.manager.status).toBe('failed');
+        const [job] = (await engine.listJobs({ stepId: outcome.steps[0]!.stepId, limit: 5 })).data;
+        expect(job).toMatchObject({ status: 'failed', attempt: 1, timeoutMs: 200 });
+        expect(job!.error).toContain('ERR_JOB_TIMEOUT');
+        // The job ended on the abort, not on the program's own end (10 s) or the engine giving up on it.
+        expect(elapsed).toBeLessThan(5000);
+        // The program ran, and is gone by the time the job is recorded as failed.
+        expect(seen.size).toBeGreaterThan(0);
+        for (const pid of seen) expect(await alive(pid)).toBe(false);
+        expect(await pidsWith(marker)).toEqual([]);
+      } finally {
+        await engine.stop({ graceMs: 1000 });
+      }
+    },
+  );
 });

@@ -2,11 +2,15 @@
  * `shell`: runs a program once per item (or once), without a shell: the program gets its arguments as
  * a list, so `; rm -rf /` or `$(whoami)` in an item stays text. Privileged: the engine refuses it
  * unless the operator enabled it (`--allow-shell`).
+ *
+ * No timeout of its own: the step option `timeout` (every step takes it) bounds each worker job by
+ * aborting `ctx.signal`, and that abort kills the program's whole process group, exactly as
+ * cancelling does. Without a step `timeout` a program may run for as long as it likes, so operators
+ * should set one on every `shell` step.
  */
 import { z } from 'zod';
 import type { JsonValue } from '../core/job.js';
 import { defineStepType } from '../core/step-type.js';
-import { durationSchema } from './duration.js';
 import { checkItemSource, itemSourceShape, parseItemPayload, planItems } from './item-fanout.js';
 import { runProcess } from './process-run.js';
 import { renderTemplate, templateString } from './template.js';
@@ -22,7 +26,6 @@ export const shellConfig = z
     cwd: z.string().min(1).optional(),
     /** Added to (or overriding) the worker's environment; values are templates. */
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), templateString()).default({}),
-    timeout: durationSchema().default(60_000),
     /** Bytes of stdout and of stderr kept (each); the program still runs to its end. */
     max_output: z.number().int().positive().default(64 * 1024),
   })
@@ -55,13 +58,11 @@ export const shellStep = defineStepType<ShellConfig>({
       args,
       cwd: config.cwd,
       env,
-      timeoutMs: config.timeout,
       maxOutput: config.max_output,
       signal: ctx.signal,
     });
     const tail = out.stderrTail.trim();
     const detail = tail ? `: ${tail}` : '';
-    if (out.timedOut) throw new Error(`${config.command} timed out after ${config.timeout} ms and was killed${detail}`);
     if (out.exitCode === null) throw new Error(`${config.command} was killed by ${out.signal ?? 'a signal'}${detail}`);
     if (out.exitCode !== 0) throw new Error(`${config.command} exited with code ${out.exitCode}${detail}`);
     return {
