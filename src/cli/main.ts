@@ -3,6 +3,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCommand } from './run.js';
+import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 
 const DEFAULT_STORE = 'sqlite:./stepq.db';
@@ -41,6 +42,26 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('serve')
+    .description('serve the API, the live socket and the page (and run workers unless --no-workers)')
+    .option('--store <url>', 'sqlite:PATH or postgres://…', process.env.STEPQ_STORE ?? DEFAULT_STORE)
+    .option('--host <host>', 'address to bind (any other than loopback needs STEPQ_TOKEN)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number');
+      return n;
+    }, 7700)
+    .option('--definitions <dir>', 'folder of *.toml definitions to load (repeatable; default ./definitions and the examples)', collect, [])
+    .option('--no-workers', 'serve only; run no jobs in this process')
+    .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
+    .option('--allow-shell', 'allow the shell step type', false)
+    .option('--token <token>', 'require this token (default: $STEPQ_TOKEN)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
+    .action(async (opts) => {
+      code = await serveCommand(opts, io);
+    });
+
+  program
     .command('validate')
     .description('check definitions without running them (exit 2 when any is invalid)')
     .argument('<files...>', 'definition files')
@@ -58,4 +79,9 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   return code;
+}
+
+// Run directly (`tsx src/cli/main.ts ...` in development); the published entry is bin/stepq.js.
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv);
 }

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   ERR_PAYLOAD_TOO_LARGE: { http: 413, hint: 'Store large data elsewhere and pass a reference.' },
   ERR_BAD_REQUEST: { http: 400, hint: 'Check the request against GET /api/openapi.json.' },
   ERR_BAD_CURSOR: { http: 400, hint: 'Use the nextCursor value from the previous page unchanged.' },
+  ERR_NOT_FOUND: { http: 404, hint: 'See GET /api/openapi.json for the routes.' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { http: 415, hint: 'Send JSON (application/json) or, for definitions, TOML (application/toml).' },
   ERR_UNAUTHORIZED: { http: 401, hint: 'Send the token as "Authorization: Bearer <STEPQ_TOKEN>".' },
   ERR_STORE_URL: { http: 400, hint: 'Use sqlite:PATH or postgres://user@host:port/db.' },
   ERR_CONFIG: { http: 400, hint: 'Check the command-line options.' },

@@ -71,6 +71,8 @@ export interface StepqEvents {
   job_progress: JobProgressNote;
   /** Manager counts by status changed (a run started or ended). */
   stats_change: { at: number };
+  /** Jobs whose lease had expired were reclaimed (retried or failed). */
+  lease_rescue: { count: number; at: number };
 }
 
 export type StepqEventName = keyof StepqEvents;

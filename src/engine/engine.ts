@@ -158,6 +158,7 @@ export class Stepq implements AsyncDisposable {
       logger: this.logger.child({ component: 'lease-rescuer' }),
       intervalMs: options.rescueIntervalMs ?? 5000,
       publish,
+      onRescued: (count) => this.bus.emit('lease_rescue', { count, at: this.clock.now() }),
       wake,
     });
     this.scheduler = new Scheduler({

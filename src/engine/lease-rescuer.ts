@@ -10,6 +10,8 @@ export interface LeaseRescuerOptions {
   /** How often expired leases are looked for. */
   intervalMs: number;
   publish: (effects: Effects) => void;
+  /** Reports how many jobs one pass reclaimed. */
+  onRescued?: (count: number) => void;
   /** Rescued jobs are pending again: wake the pool. */
   wake: () => void;
 }
@@ -51,6 +53,7 @@ export class LeaseRescuer {
         if (r.affected < RESCUE_BATCH) break;
       }
       if (rescued > 0) {
+        this.o.onRescued?.(rescued);
         this.o.logger.warn({ rescued }, 'reclaimed jobs whose lease expired');
         this.o.wake();
       }

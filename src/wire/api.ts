@@ -37,6 +37,8 @@ export interface WireProgress {
   eta_ms: number | null;
   started_at: number | null;
   finished_at: number | null;
+  /** Server time of this snapshot: a client keeps the newest of pushed and fetched snapshots. */
+  at: number;
 }
 
 export interface WireStepPolicy {

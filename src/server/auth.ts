@@ -1,0 +1,39 @@
+/**
+ * Token auth: when a token is set (required off loopback), every API request and the WebSocket
+ * handshake must carry it. Browsers cannot set headers on a WebSocket, so /ws also takes ?token=.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorBody } from './error-handler.js';
+
+function equal(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function presented(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
+  const q = (request.query as { token?: unknown } | undefined)?.token;
+  return typeof q === 'string' ? q : null;
+}
+
+/** Paths that need the token: the API, the socket and metrics. Health and the page's assets do not. */
+function protectedPath(url: string): boolean {
+  return url.startsWith('/api/') || url === '/api' || url.startsWith('/ws') || url.startsWith('/metrics');
+}
+
+export function installAuth(app: FastifyInstance, token: string | null): void {
+  if (!token) return;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!protectedPath(request.url)) return;
+    const given = presented(request);
+    if (given === null || !equal(given, token)) {
+      await reply
+        .status(401)
+        .header('www-authenticate', 'Bearer')
+        .send(errorBody('ERR_UNAUTHORIZED', 'A valid token is required. Send "Authorization: Bearer <STEPQ_TOKEN>" (or ?token= on /ws).'));
+    }
+  });
+}
