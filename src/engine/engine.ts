@@ -15,7 +15,7 @@ import { definitionError, parseDefinition, parseDefinitionObject, resolveRun } f
 import type { Definition, DefinitionIssue, ParseResult } from '../definitions/types.js';
 import { EventBus } from '../events/bus.js';
 import { builtinStepTypes } from '../steps/index.js';
-import type { JobFilter, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
+import type { JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
 import { EventPublisher } from './event-publisher.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseRescuer } from './lease-rescuer.js';
@@ -445,6 +445,11 @@ export class Stepq implements AsyncDisposable {
 
   listJobs(filter: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<Page<Job>> {
     return this.store.listJobs(filter);
+  }
+
+  /** Jobs for display: large payloads, results and errors cut to `headChars` by the store. */
+  listJobSummaries(filter: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number }): Promise<Page<JobSummary>> {
+    return this.store.listJobSummaries(filter);
   }
 
   async stepProgress(stepId: number): Promise<StepProgress | null> {

@@ -8,7 +8,7 @@ import type { Job, JsonValue, LogLine } from '../core/job.js';
 import { describeMaxFailures } from '../core/lifecycle.js';
 import type { StoredDefinitionView } from '../engine/engine.js';
 import type { Definition, DefinitionIssue } from '../definitions/types.js';
-import { stepPayloadOf, managerPayloadOf } from '../store/store.js';
+import { stepPayloadOf, managerPayloadOf, type JobSummary, type TextHead } from '../store/store.js';
 import type {
   WireCounts,
   WireDefinition,
@@ -48,6 +48,19 @@ export function wireStepProgress(p: StepProgress): WireProgress {
 
 export function wireRunProgress(p: ManagerProgress): WireProgress {
   return { ...wireStepProgress({ ...p, stepId: p.managerId }), steps: wireCounts(p.steps) };
+}
+
+function fromHead(h: TextHead): WirePreview {
+  return { preview: h.head, bytes: h.bytes, truncated: Buffer.byteLength(h.head, 'utf8') < h.bytes };
+}
+
+/** A job of a list: large values arrive from the store already cut. */
+export function wireJobSummary(job: JobSummary, opts: { previewChars: number; progress?: WireProgress }): WireJob {
+  const w = wireJob({ ...job, payload: job.payload, result: null, error: null }, opts);
+  if (job.kind === 'worker') w.payload = fromHead(job.heads.payload);
+  w.result = job.heads.result ? fromHead(job.heads.result) : null;
+  w.error = job.heads.error ? fromHead(job.heads.error) : null;
+  return w;
 }
 
 export function wireJob(job: Job, opts: { previewChars: number; progress?: WireProgress }): WireJob {

@@ -3,7 +3,7 @@
  */
 import type { CancelCause, JobKind, JobStatus, JsonValue, LogLevel, LogLine } from '../core/job.js';
 import { countsFrom, type Counts } from '../core/progress.js';
-import type { ManagerSnapshot, StepSnapshot, StoredDefinition } from './store.js';
+import type { JobSummary, ManagerSnapshot, StepSnapshot, StoredDefinition, TextHead } from './store.js';
 import type { ChangedRow, ClaimedRow, JobRow } from './tx.js';
 
 export type Row = Record<string, unknown>;
@@ -57,6 +57,23 @@ export function jobFromRow(r: Row): JobRow {
     createdAt: num(r.created_at),
     startedAt: numOrNull(r.started_at),
     finishedAt: numOrNull(r.finished_at),
+  };
+}
+
+function head(r: Row, name: string): TextHead | null {
+  const h = r[`${name}_head`];
+  if (h === null || h === undefined) return null;
+  return { head: String(h), bytes: num(r[`${name}_bytes`]) };
+}
+
+/** A row of SUMMARY_COLS (heads instead of large values). */
+export function summaryFromRow(r: Row): JobSummary {
+  const { leaseToken: _t, payload: _p, result: _r, error: _e, ...rest } = jobFromRow({ ...r, payload: null, result: null, error: null });
+  void _t, void _p, void _r, void _e;
+  return {
+    ...rest,
+    payload: r.kind === 'worker' ? null : parseJson(r.payload),
+    heads: { payload: head(r, 'payload') ?? { head: 'null', bytes: 4 }, result: head(r, 'result'), error: head(r, 'error') },
   };
 }
 

@@ -146,6 +146,22 @@ export interface JobFilter {
   definitionId?: string;
 }
 
+/** The start of a possibly large text value, and its full size in bytes. */
+export interface TextHead {
+  head: string;
+  bytes: number;
+}
+
+/**
+ * A job as lists show it: worker payloads, results and errors only as heads, so that a list stays
+ * fast whatever their size (a 10 MB result must not slow a page of 50 jobs).
+ */
+export interface JobSummary extends Omit<Job, 'payload' | 'result' | 'error'> {
+  /** Managers and steps: the whole payload (params, step config: small). Workers: null. */
+  payload: JsonValue;
+  heads: { payload: TextHead; result: TextHead | null; error: TextHead | null };
+}
+
 export interface Page<T> {
   data: T[];
   nextCursor: string | null;
@@ -230,6 +246,8 @@ export interface Store {
   // ---- reads -------------------------------------------------------------------------------
   getJob(id: number): Promise<Job | null>;
   listJobs(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<Page<Job>>;
+  /** listJobs for display: large values cut to `headChars` characters in the database. */
+  listJobSummaries(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number }): Promise<Page<JobSummary>>;
   getStepSnapshot(stepId: number): Promise<StepSnapshot | null>;
   getManagerSnapshot(managerId: number): Promise<ManagerSnapshot | null>;
   /** Counts of worker jobs under a job: a step's or a run's from counters, a worker's subtree counted. */

@@ -66,6 +66,14 @@ export interface StoreTx {
   /** This transaction's time (the database clock for shared stores). */
   readonly now: number;
 
+  /**
+   * Called first by a transaction that will insert worker jobs into `stepId`: keeps a set-based
+   * cancellation of that step (or its run) from committing meanwhile, and makes one that committed
+   * before visible to the statements that follow. PostgreSQL takes a shared per-step advisory lock;
+   * dialects whose transactions run one at a time (SQLite) need nothing.
+   */
+  fenceInserts?(stepId: number): Promise<void>;
+
   insertJob(row: NewJobRow): Promise<number>;
   /** Inserts worker rows, skipping those whose (step_id, key) exists; returns how many were inserted. */
   insertWorkers(rows: NewJobRow[]): Promise<number>;

@@ -30,18 +30,19 @@ import {
   LIST_PREVIEW_CHARS,
   wireCounts,
   wireJob,
+  wireJobSummary,
   wireLog,
   wireRunProgress,
   wireStepProgress,
 } from '../wire-mappers.js';
 
-async function progressOf(engine: Stepq, job: Job): Promise<WireProgress | undefined> {
-  if (job.kind === 'manager') {
-    const p = await engine.runProgress(job.id);
+async function progressOf(engine: Stepq, id: number, kind: Job['kind']): Promise<WireProgress | undefined> {
+  if (kind === 'manager') {
+    const p = await engine.runProgress(id);
     return p ? wireRunProgress(p) : undefined;
   }
-  if (job.kind === 'step') {
-    const p = await engine.stepProgress(job.id);
+  if (kind === 'step') {
+    const p = await engine.stepProgress(id);
     return p ? wireStepProgress(p) : undefined;
   }
   return undefined;
@@ -79,11 +80,17 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
       if (q.definition_id) filter.definitionId = q.definition_id;
       // Runs read newest first; a step's jobs in the order they were created.
       const order = q.order ?? (filter.parentId === null ? 'desc' : 'asc');
-      const page = await engine.listJobs({ ...filter, limit: q.limit ?? 50, order, ...(q.cursor ? { cursor: q.cursor } : {}) });
+      const page = await engine.listJobSummaries({
+        ...filter,
+        limit: q.limit ?? 50,
+        order,
+        headChars: LIST_PREVIEW_CHARS,
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
       const data: WireJob[] = [];
       for (const job of page.data) {
-        const progress = await progressOf(engine, job);
-        data.push(wireJob(job, { previewChars: LIST_PREVIEW_CHARS, ...(progress ? { progress } : {}) }));
+        const progress = job.kind === 'worker' ? undefined : await progressOf(engine, job.id, job.kind);
+        data.push(wireJobSummary(job, { previewChars: LIST_PREVIEW_CHARS, ...(progress ? { progress } : {}) }));
       }
       return { data, next_cursor: page.nextCursor };
     },
@@ -94,7 +101,7 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
     { schema: { summary: 'One job, with progress for runs and steps', params: idParams, response: withErrors({ 200: JobDetail }) } },
     async (request) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
-      const progress = await progressOf(engine, job);
+      const progress = await progressOf(engine, job.id, job.kind);
       const retries = await engine.listRetries(job.id);
       return {
         ...wireJob(job, { previewChars: DETAIL_PREVIEW_CHARS, ...(progress ? { progress } : {}) }),
@@ -121,7 +128,7 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
     { schema: { summary: 'Progress: a run or step from counters; a worker job counts its subtree', params: idParams, response: withErrors({ 200: Progress }) } },
     async (request) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
-      const progress = await progressOf(engine, job);
+      const progress = await progressOf(engine, job.id, job.kind);
       if (progress) return progress;
       const counts = (await engine.getProgress(job.id)) ?? countsFrom({});
       return {

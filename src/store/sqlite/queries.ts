@@ -270,3 +270,15 @@ export const INSERT_SCHEDULE = `INSERT OR IGNORE INTO schedules (definition_id, 
 /** Moves @definitionId's schedule from @expected to @next; zero rows: another process fired it. */
 export const ADVANCE_SCHEDULE = `UPDATE schedules SET next_at = @next WHERE definition_id = @definitionId AND next_at = @expected`;
 export const GET_SCHEDULE = `SELECT next_at FROM schedules WHERE definition_id = @definitionId`;
+
+/**
+ * Columns of a job summary (lists): worker payloads, results and errors cut to @head characters in
+ * the database, with their full sizes in bytes; managers and steps keep their (small) payload whole.
+ */
+export const SUMMARY_COLS = `
+  id, kind, parent_id, step_id, manager_id, depth, type, name, key, status, attempt, max_attempts, priority, run_at,
+  timeout_ms, lease_owner, lease_expires_at, cancel_cause, planned, definition_id, created_at, started_at, finished_at,
+  CASE WHEN kind = 'worker' THEN NULL ELSE payload END AS payload,
+  substr(payload, 1, @head) AS payload_head, octet_length(payload) AS payload_bytes,
+  substr(result, 1, @head) AS result_head, octet_length(result) AS result_bytes,
+  substr(error, 1, @head) AS error_head, octet_length(error) AS error_bytes`;

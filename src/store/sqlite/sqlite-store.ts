@@ -15,6 +15,7 @@ import {
   logFromRow,
   managerSnapshotFromRow,
   stepSnapshotFromRow,
+  summaryFromRow,
   type Row,
 } from '../rows.js';
 import type {
@@ -22,6 +23,7 @@ import type {
   ClaimedJob,
   Effects,
   JobFilter,
+  JobSummary,
   LogFilter,
   ManagerSnapshot,
   NewRun,
@@ -201,7 +203,8 @@ export class SqliteStore implements Store {
     return r ? publicJob(jobFromRow(r)) : null;
   }
 
-  async listJobs(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<Page<Job>> {
+  /** WHERE clause and arguments of a job filter, shared by the list queries. */
+  private jobWhere(params: JobFilter & { cursor?: string; order?: 'asc' | 'desc' }): { where: string; args: Record<string, unknown> } {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     if (params.parentId === null) where.push(`kind = 'manager'`);
@@ -219,21 +222,35 @@ export class SqliteStore implements Store {
       where.push(`name LIKE @q ESCAPE '\\'`);
       args.q = `%${params.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     }
-    const order = params.order ?? 'asc';
     if (params.cursor !== undefined) {
       const after = decodeCursor(params.cursor);
       if (after === null) throw new StepqError('ERR_BAD_CURSOR', 'The cursor is not one this server issued.', { cursor: params.cursor });
-      where.push(order === 'asc' ? 'id > @after' : 'id < @after');
+      where.push((params.order ?? 'asc') === 'asc' ? 'id > @after' : 'id < @after');
       args.after = after;
     }
-    const limit = Math.max(1, Math.min(1000, Math.floor(params.limit)));
-    args.limit = limit + 1;
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit`;
-    const rows = (this.prepareRead(sql).all(args) as Row[]).map((r) => publicJob(jobFromRow(r)));
+    return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+  }
+
+  private page<T extends { id: number }>(rows: T[], limit: number): Page<T> {
     const more = rows.length > limit;
     const data = more ? rows.slice(0, limit) : rows;
     return { data, nextCursor: more ? encodeCursor(data[data.length - 1]!.id) : null };
+  }
+
+  async listJobs(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<Page<Job>> {
+    const { where, args } = this.jobWhere(params);
+    const limit = Math.max(1, Math.min(1000, Math.floor(params.limit)));
+    const sql = `SELECT * FROM jobs ${where} ORDER BY id ${(params.order ?? 'asc') === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit`;
+    const rows = (this.prepareRead(sql).all({ ...args, limit: limit + 1 }) as Row[]).map((r) => publicJob(jobFromRow(r)));
+    return this.page(rows, limit);
+  }
+
+  async listJobSummaries(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number }): Promise<Page<JobSummary>> {
+    const { where, args } = this.jobWhere(params);
+    const limit = Math.max(1, Math.min(1000, Math.floor(params.limit)));
+    const sql = `SELECT ${Q.SUMMARY_COLS} FROM jobs ${where} ORDER BY id ${(params.order ?? 'asc') === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit`;
+    const rows = (this.prepareRead(sql).all({ ...args, limit: limit + 1, head: params.headChars }) as Row[]).map(summaryFromRow);
+    return this.page(rows, limit);
   }
 
   async getStepSnapshot(stepId: number): Promise<StepSnapshot | null> {

@@ -17,10 +17,12 @@ import * as Q from './queries.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
-/** Every statement of queries.ts, prepared once per connection. */
+/** Every statement of queries.ts (fragments such as column lists excepted), prepared once per connection. */
 export function prepareStatements(db: Database.Database): Record<keyof typeof Q, Stmt> {
   const out = {} as Record<keyof typeof Q, Stmt>;
-  for (const [name, sql] of Object.entries(Q) as Array<[keyof typeof Q, string]>) out[name] = db.prepare(sql);
+  for (const [name, sql] of Object.entries(Q) as Array<[keyof typeof Q, string]>) {
+    if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) out[name] = db.prepare(sql);
+  }
   return out;
 }
 
