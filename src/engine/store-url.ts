@@ -5,11 +5,13 @@ import type { Store } from '../store/store.js';
 
 /**
  * Opens a store from its URL: `sqlite:PATH` (relative to the working directory), a bare path ending
- * in `.db`/`.sqlite`, or `postgres://user@host:port/db` (also `postgresql://`).
+ * in `.db`/`.sqlite`, or `postgres://user@host:port/db` (also `postgresql://`; stepq's own query
+ * parameters `schema` and `pool_size` are taken out, the rest is passed to `pg`).
  */
 export async function openStore(url: string, opts: { clock?: Clock } = {}): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new StepqError('ERR_STORE_URL', 'The PostgreSQL store is not part of this build yet; use sqlite:PATH.');
+    const { PostgresStore, postgresOptionsFromUrl } = await import('../store/postgres/postgres-store.js');
+    return new PostgresStore({ ...postgresOptionsFromUrl(url), ...(opts.clock ? { clock: opts.clock } : {}) });
   }
   let path: string | null = null;
   if (url.startsWith('sqlite://')) path = url.slice('sqlite://'.length);

@@ -130,6 +130,9 @@ export async function enqueueMany(
   params: { stepId: number; parentId: number; token: string; jobs: WorkerSpec[]; seq?: number },
 ): Promise<{ inserted: number; effects: Effects }> {
   const l = new Ledger(tx);
+  // Before the parent's lock: a set-based cancel of the step takes the fence after the step's row
+  // and before the worker rows, so taking it first here keeps the two from waiting on each other.
+  await tx.fenceInserts?.(params.stepId);
   const parent = await tx.getJob(params.parentId, { lock: true });
   if (!parent) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.parentId} does not exist.`);
   if (parent.status !== 'running' || parent.leaseToken !== params.token) {

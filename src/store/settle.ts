@@ -4,14 +4,54 @@
  */
 import type { CancelCause } from '../core/job.js';
 import { planRun, stepVerdict, type StepState } from '../core/lifecycle.js';
-import { emptyCounts } from '../core/progress.js';
+import { activeCount, emptyCounts, type Counts } from '../core/progress.js';
 import type { Ledger } from './ledger.js';
 import { stepPayloadOf as stepPayload } from './store.js';
 
-/** Re-evaluates steps whose worker counters moved; ends those that are done, then their runs. */
+/**
+ * Active worker jobs (pending + running) above which a step is "clearly not near its end": more than
+ * all the transactions in flight at one time could end (each ends at most a claim or acknowledgement
+ * batch, hundreds of jobs; even a hundred processes with several batches each stay far below).
+ */
+export const NEAR_END = 100_000;
+
+/**
+ * Re-evaluates steps whose worker counters moved; ends those that are done, then their runs.
+ *
+ * Why the lock, and why it is safe to skip it (PostgreSQL, READ COMMITTED; SQLite runs transactions
+ * one at a time and needs none of this). Two workers acknowledge the last two jobs of a step in
+ * concurrent transactions A and B. Each reads the counters and sees its own change plus what was
+ * committed, so each sees the other's job still running, and neither would end the step. Hence the
+ * judgement is made under the step's row lock, with the counters read *after* taking it: whichever of
+ * A and B takes the lock second waits until the first has committed (row locks are released at
+ * commit, after the commit became visible), and its counter read (a new statement, a new snapshot)
+ * sees the first one's changes. Some transaction is always second, so one of them ends the step.
+ *
+ * Taking the step's lock in every transaction would serialise all workers of a step, so it is
+ * skipped when the step is clearly far from its end: the counters read without the lock show more
+ * than NEAR_END active jobs. The skip is safe because the transaction that really ends the step is
+ * the last to commit a change to its counters; what it read differs from the final state only by the
+ * changes of transactions that committed after its read, which end at most as many jobs as are in
+ * flight at once, far fewer than NEAR_END, so it reads an active count at most that large and takes
+ * the lock. A failure threshold is crossed only by a transaction that fails jobs, so the skip also
+ * requires that this transaction failed none of the step's jobs or that the step stays NEAR_END
+ * failures away from its threshold.
+ *
+ * What the bound does not cover (a transaction stalled between its read and its commit while more
+ * than NEAR_END other jobs end, or one set-based change of more than NEAR_END jobs racing the last
+ * acknowledgement) leaves a finished step running until the sweep (`store.sweep()`, run by every
+ * lease rescuer) ends it. Steps are locked in id order, after the job rows and before the manager
+ * row, the same order everywhere, so these locks do not deadlock with each other; the store retries
+ * a transaction PostgreSQL aborts as a deadlock victim anyway.
+ */
 export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise<void> {
   const runs = new Set<number>();
-  for (const id of new Set(stepIds)) {
+  const ids = [...new Set(stepIds)].sort((a, b) => a - b);
+  if (ids.length === 0) return;
+  const unlocked = await l.tx.getCounters(ids, 'w');
+  for (const id of ids) {
+    const seen = unlocked.get(id);
+    if (seen && (await farFromEnd(l, id, seen))) continue;
     const step = await l.tx.getJob(id, { lock: true });
     if (!step || step.kind !== 'step' || step.status !== 'running') continue;
     const policy = stepPayload(step).policy;
@@ -40,6 +80,18 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
     runs.add(step.managerId);
   }
   for (const managerId of runs) await settleRun(l, managerId);
+}
+
+/** True when the step cannot end or fail through anything in flight now (see settleSteps). */
+async function farFromEnd(l: Ledger, stepId: number, seen: Counts): Promise<boolean> {
+  if (activeCount(seen) <= NEAR_END) return false;
+  if (!l.failedWorkersOf(stepId)) return true;
+  const step = await l.tx.getJob(stepId); // the policy never changes: no lock needed
+  if (!step || step.kind !== 'step') return false;
+  const m = stepPayload(step).policy.maxFailures;
+  return m.kind === 'count'
+    ? seen.failed + NEAR_END <= m.value
+    : (seen.failed + NEAR_END) * 100 <= m.value * seen.total;
 }
 
 /** Cancels what is still pending or running in a run: its worker jobs and its steps. */

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { isTerminal, type JobStatus } from '../../src/core/job.js';
 import type { ClaimedJob } from '../../src/store/store.js';
-import { storeFactories } from '../helpers/stores.js';
+import { storeFactories, suiteName } from '../helpers/stores.js';
 import { newRun, planStep } from './fixtures.js';
 
 type Op =
@@ -40,7 +40,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 for (const factory of storeFactories) {
-  describe(`store invariants: ${factory.name}`, () => {
+  describe.skipIf(!!factory.skipReason)(suiteName('store invariants', factory), () => {
     it('counters equal counted rows and terminal statuses hold, after any operation sequence', async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {

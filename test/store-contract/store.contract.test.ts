@@ -5,11 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { StepqError } from '../../src/core/errors.js';
 import type { Store } from '../../src/store/store.js';
-import { storeFactories, type StoreUnderTest } from '../helpers/stores.js';
+import { storeFactories, suiteName, type StoreUnderTest } from '../helpers/stores.js';
 import { claimAll, newRun, planStep } from './fixtures.js';
 
 for (const factory of storeFactories) {
-  describe(`store contract: ${factory.name}`, () => {
+  describe.skipIf(!!factory.skipReason)(suiteName('store contract', factory), () => {
     let sut: StoreUnderTest;
     let store: Store;
     let clock: ManualClock;

@@ -361,11 +361,11 @@ SELECT j.id, j.name, j.status, j.started_at, j.finished_at,
 FROM jobs j ${SUMMED('w', 'j.id')} w ON true ${SUMMED('s', 'j.id')} s ON true
 WHERE j.id = ANY($1::bigint[]) AND j.kind = 'manager'`;
 
-/** Global counts of managers by status. */
+/** Global counts: managers (scope m) and worker jobs (scope w) by status, shards summed. */
 export const STATS = `
-SELECT sum(pending)::bigint AS pending, sum(running)::bigint AS running, sum(completed)::bigint AS completed,
+SELECT scope, sum(pending)::bigint AS pending, sum(running)::bigint AS running, sum(completed)::bigint AS completed,
        sum(failed)::bigint AS failed, sum(cancelled)::bigint AS cancelled
-FROM counters WHERE owner_id = 0 AND scope = 'm'`;
+FROM counters WHERE owner_id = 0 GROUP BY scope`;
 
 /** Counts a worker's subtree ($1 and its descendants) by status. */
 export const SUBTREE_COUNTS = `
@@ -411,3 +411,16 @@ export const INSERT_SCHEDULE = `INSERT INTO schedules (definition_id, next_at) V
 export const ADVANCE_SCHEDULE = `UPDATE schedules SET next_at = $3 WHERE definition_id = $1 AND next_at = $2`;
 /** Next fire time of definition $1's schedule. */
 export const GET_SCHEDULE = `SELECT next_at FROM schedules WHERE definition_id = $1`;
+
+/**
+ * Columns of a job summary (lists): worker payloads, results and errors cut to $1 characters in the
+ * database, with their full sizes in bytes; managers and steps keep their (small) payload whole.
+ * A fragment: the store puts it in front of its own FROM and WHERE.
+ */
+export const SUMMARY_COLS = `
+  id, kind, parent_id, step_id, manager_id, depth, type, name, key, status, attempt, max_attempts, priority, run_at,
+  timeout_ms, lease_owner, lease_expires_at, cancel_cause, planned, definition_id, created_at, started_at, finished_at,
+  CASE WHEN kind = 'worker' THEN NULL ELSE payload END AS payload,
+  substr(payload::text, 1, $1) AS payload_head, octet_length(payload::text) AS payload_bytes,
+  substr(result::text, 1, $1) AS result_head, octet_length(result::text) AS result_bytes,
+  substr(error, 1, $1) AS error_head, octet_length(error) AS error_bytes`;

@@ -69,8 +69,8 @@ CREATE INDEX jobs_lease_expiry ON jobs (lease_expires_at) WHERE status = 'runnin
 CREATE UNIQUE INDEX jobs_step_key ON jobs (step_id, key) WHERE key IS NOT NULL;
 
 -- Progress counters, maintained in the transaction of every transition so reading progress is O(1).
--- scope 'w': worker jobs under owner (a step or a manager); 's': steps of a manager (owner = manager);
--- 'm': managers of every run (owner 0).
+-- scope 'w': worker jobs under owner (a step or a manager; owner 0: every worker job of every run);
+-- 's': steps of a manager (owner = manager); 'm': managers of every run (owner 0).
 --
 -- Sharded: a transaction adds its deltas to one shard (0..15, chosen at random per transaction), and
 -- readers sum the shards. One row per owner would be locked by every transaction that moves a job of
@@ -89,7 +89,7 @@ CREATE TABLE counters (
   cancelled bigint   NOT NULL DEFAULT 0,
   PRIMARY KEY (owner_id, scope, shard)
 ) WITH (fillfactor = 50);
-INSERT INTO counters (owner_id, scope, shard) VALUES (0, 'm', 0);
+INSERT INTO counters (owner_id, scope, shard) VALUES (0, 'm', 0), (0, 'w', 0);
 
 -- The recorded retries: the only way a terminal job becomes pending again. id keeps their order.
 CREATE TABLE job_retries (
