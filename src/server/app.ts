@@ -47,6 +47,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
     loggerInstance: options.logger || undefined,
     logger: options.logger ? undefined : false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Closing the server closes every connection (sockets and upgrades included), so shutdown never hangs.
+    forceCloseConnections: true,
     // Ajv: coerce query strings to the declared types, reject unknown body fields.
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: true } },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;

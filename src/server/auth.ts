@@ -30,6 +30,12 @@ export function installAuth(app: FastifyInstance, token: string | null): void {
     if (!protectedPath(request.url)) return;
     const given = presented(request);
     if (given === null || !equal(given, token)) {
+      if (request.headers.upgrade?.toLowerCase() === 'websocket') {
+        // A refused upgrade's socket is outside the HTTP server's bookkeeping: close it once the
+        // 401 is written, or it leaks (and server.close() waits for it for ever).
+        const socket = request.raw.socket;
+        reply.raw.once('finish', () => socket.destroy());
+      }
       await reply
         .status(401)
         .header('www-authenticate', 'Bearer')

@@ -16,8 +16,11 @@ import type { WireCounts, WireJobKind, WireJobStatus, WireLogLine } from './api.
 export type Topic = 'runs' | `run:${number}` | `step:${number}` | `logs:${number}`;
 
 export type ClientMessage =
-  /** `since`: the last {epoch, seq} the client saw, to get what it missed instead of a resync. */
-  | { type: 'subscribe'; topic: string; since?: { epoch: string; seq: number } }
+  /**
+   * `since`: the last {epoch, seq} the client saw, to get what it missed instead of a resync.
+   * `ids`: for a `step:` topic, the job ids on screen from the start (as a `view` would set them).
+   */
+  | { type: 'subscribe'; topic: string; since?: { epoch: string; seq: number }; ids?: number[] }
   | { type: 'unsubscribe'; topic: string }
   /** Narrows a `step:` topic to the job ids on screen (at most 1000); an empty list means none. */
   | { type: 'view'; topic: string; ids: number[] }

@@ -118,7 +118,7 @@ export class LiveHub {
         conn.sendNow([{ type: 'pong', seq: this.nextSeq(), payload: {} }]);
         return;
       case 'subscribe':
-        return this.subscribe(conn, msg.topic, msg.since);
+        return this.subscribe(conn, msg.topic, msg.since, msg.ids);
       case 'unsubscribe':
         if (typeof msg.topic === 'string') this.unsubscribe(conn, msg.topic);
         return;
@@ -137,14 +137,23 @@ export class LiveHub {
     conn.sendNow([{ type: 'error', seq: this.nextSeq(), payload: { code, message } }]);
   }
 
-  private async subscribe(conn: LiveConnection, topic: unknown, since: { epoch: string; seq: number } | undefined): Promise<void> {
+  private async subscribe(
+    conn: LiveConnection,
+    topic: unknown,
+    since: { epoch: string; seq: number } | undefined,
+    ids: unknown,
+  ): Promise<void> {
     if (typeof topic !== 'string' || !TOPIC.test(topic)) {
       return this.reject(conn, 'ERR_BAD_REQUEST', `Unknown topic ${JSON.stringify(topic)}: use runs, run:<id>, step:<id> or logs:<id>.`);
     }
     if (!conn.topics.has(topic) && conn.topics.size >= this.limits.maxTopics) {
       return this.reject(conn, 'ERR_BAD_REQUEST', `At most ${this.limits.maxTopics} topics per connection.`);
     }
+    if (ids !== undefined && (!topic.startsWith('step:') || !Array.isArray(ids) || !ids.every((i) => Number.isSafeInteger(i)))) {
+      return this.reject(conn, 'ERR_BAD_REQUEST', 'ids go with a step:<id> topic, as a list of job ids.');
+    }
     conn.topics.add(topic);
+    if (Array.isArray(ids)) conn.setView(topic, ids as number[]);
     let set = this.subscribers.get(topic);
     if (!set) {
       set = new Set();
@@ -161,7 +170,7 @@ export class LiveHub {
       } else {
         for (const r of this.history) {
           if (r.topic === topic && r.seq > since.seq) {
-            conn.enqueue(r.key, r.seq, r.msg);
+            conn.enqueue(`${topic}|${r.key}`, r.seq, r.msg);
             replayed += 1;
           }
         }
@@ -179,22 +188,22 @@ export class LiveHub {
     const engine = this.o.engine;
     if (topic === 'runs') {
       const s = await engine.stats();
-      conn.enqueue('stats', this.nextSeq(), { type: 'stats', seq: 0, topic, payload: { runs: wireCounts(s.runs) } });
+      conn.enqueue('runs|stats', this.nextSeq(), { type: 'stats', seq: 0, topic, payload: { runs: wireCounts(s.runs) } });
       return;
     }
     const [kind, idText] = topic.split(':') as [string, string];
     const id = Number(idText);
     if (kind === 'run') {
       const run = await engine.runProgress(id);
-      if (run) conn.enqueue(`manager:${id}`, this.nextSeq(), { type: 'manager_progress', seq: 0, topic, payload: liveManagerProgress(run) });
+      if (run) conn.enqueue(`${topic}|manager:${id}`, this.nextSeq(), { type: 'manager_progress', seq: 0, topic, payload: liveManagerProgress(run) });
       const steps = await engine.listJobs({ parentId: id, kind: 'step', limit: 1000 });
       for (const s of steps.data) {
         const p = await engine.stepProgress(s.id);
-        if (p) conn.enqueue(`step:${s.id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
+        if (p) conn.enqueue(`${topic}|step:${s.id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
       }
     } else if (kind === 'step') {
       const p = await engine.stepProgress(id);
-      if (p) conn.enqueue(`step:${id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
+      if (p) conn.enqueue(`${topic}|step:${id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
     }
   }
 
@@ -234,7 +243,9 @@ export class LiveHub {
     this.history.push({ seq, topic, key, msg: sequenced });
     const set = this.subscribers.get(topic);
     if (!set) return;
-    for (const conn of set) if (!filter || filter(conn)) conn.enqueue(key, seq, sequenced);
+    // One key per topic: the same step's progress goes to its run's watchers and its list's watchers.
+    const topicKey = `${topic}|${key}`;
+    for (const conn of set) if (!filter || filter(conn)) conn.enqueue(topicKey, seq, sequenced);
   }
 
   private onJobChange(e: JobStatusChange): void {
