@@ -81,3 +81,15 @@ export function formatEta(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';
   return `~${formatDuration(ms)}`;
 }
+
+/**
+ * The pace of a step or run: its current rate and ETA while it runs; once it ended, how long it took
+ * and its average rate over that time.
+ */
+export function formatPace(p: { ratePerSec: number; etaMs: number | null; done: number; startedAt: number | null; finishedAt: number | null; running: boolean }, now: number): string {
+  if (p.running) return `${formatRate(p.ratePerSec)} · ETA ${formatEta(p.etaMs)}`;
+  const took = elapsed(p.startedAt, p.finishedAt, now);
+  if (took === null) return '';
+  const avg = took > 0 ? (p.done * 1000) / took : 0;
+  return `took ${formatDuration(took)}${avg > 0 ? ` · avg ${formatRate(avg)}` : ''}`;
+}

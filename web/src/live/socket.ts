@@ -35,6 +35,10 @@ interface TopicState {
   reloadReason: string | null;
 }
 
+function newTopic(): TopicState {
+  return { listeners: new Set(), view: null, viewSent: null, viewTimer: null, reloadTimer: null, reloadReason: null };
+}
+
 const RELOAD_COALESCE_MS = 50;
 const HELLO_TIMEOUT_MS = 2000;
 const PING_EVERY_MS = 15_000;
@@ -115,9 +119,12 @@ export class LiveClient {
   subscribe(topic: string, listener: TopicListener): () => void {
     let t = this.topics.get(topic);
     if (!t) {
-      t = { listeners: new Set(), view: null, viewSent: null, viewTimer: null, reloadTimer: null, reloadReason: null };
+      t = newTopic();
       this.topics.set(topic, t);
-      if (this.ready) this.send({ type: 'subscribe', topic });
+    }
+    if (t.listeners.size === 0 && this.ready) {
+      this.send({ type: 'subscribe', topic });
+      this.flushView(topic, t);
     }
     t.listeners.add(listener);
     return () => {
@@ -134,8 +141,13 @@ export class LiveClient {
 
   /** The job ids on screen for a `step:` topic; sent throttled, and again after a reconnect. */
   setView(topic: string, ids: number[]): void {
-    const t = this.topics.get(topic);
-    if (!t) return;
+    // A view may be set before its topic's first listener subscribes (React runs a child's effects
+    // before its parent's): it is kept and sent right after the subscribe.
+    let t = this.topics.get(topic);
+    if (!t) {
+      t = newTopic();
+      this.topics.set(topic, t);
+    }
     t.view = ids.slice(0, 1000);
     if (t.viewTimer) return;
     this.flushView(topic, t);
@@ -146,7 +158,7 @@ export class LiveClient {
   }
 
   private flushView(topic: string, t: TopicState): void {
-    if (!this.ready || t.view === null || !this.topics.has(topic)) return;
+    if (!this.ready || t.view === null || t.listeners.size === 0 || this.topics.get(topic) !== t) return;
     const key = t.view.join(',');
     if (key === t.viewSent) return;
     t.viewSent = key;
@@ -252,6 +264,7 @@ export class LiveClient {
     this.attempt = 0;
     this.setState('connected');
     for (const [topic, t] of this.topics) {
+      if (t.listeners.size === 0) continue;
       if (reconnect && sameEpoch && this.epoch !== null) {
         this.send({ type: 'subscribe', topic, since: { epoch: this.epoch, seq: this.lastSeq } });
       } else {

@@ -5,7 +5,7 @@ import { EventsPanel } from '../../components/events-panel.js';
 import { CountsText, ProgressBar } from '../../components/progress-bar.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { useNow } from '../../components/use-now.js';
-import { elapsed, formatCount, formatDuration, formatEta, formatRate, formatTime } from '../../format.js';
+import { elapsed, formatCount, formatDuration, formatEta, formatPace, formatRate, formatTime } from '../../format.js';
 import { useLiveSnapshot } from '../../live/use-live-snapshot.js';
 import { href } from '../../router.js';
 import { isTerminalStatus } from '../../status.js';
@@ -91,7 +91,17 @@ export function RunPage({ runId }: { runId: number }) {
           <div className="progress-line">
             <CountsText counts={p.counts} testId="run-counts" />
             <span className="muted num">
-              {formatRate(p.ratePerSec)} · ETA {isTerminalStatus(r.status) ? '—' : formatEta(p.etaMs)}
+              {formatPace(
+                {
+                  ratePerSec: p.ratePerSec,
+                  etaMs: p.etaMs,
+                  done: p.counts.completed + p.counts.failed + p.counts.cancelled,
+                  startedAt: r.startedAt,
+                  finishedAt: r.finishedAt,
+                  running: !isTerminalStatus(r.status),
+                },
+                now,
+              )}
             </span>
           </div>
         </div>
@@ -150,12 +160,20 @@ function StepCard({ step, runId, now }: { step: JobView; runId: number; now: num
       {counts && <ProgressBar counts={counts} />}
       <div className="step-facts">
         {counts ? <CountsText counts={counts} testId={`step-counts-${step.id}`} /> : <span className="muted">not planned yet</span>}
-        <span className="num">
-          <span className="muted">rate</span> {formatRate(p?.ratePerSec ?? 0)}
-        </span>
-        <span className="num">
-          <span className="muted">ETA</span> {isTerminalStatus(step.status) ? '—' : formatEta(p?.etaMs)}
-        </span>
+        {isTerminalStatus(step.status) ? (
+          <span className="num">
+            <span className="muted">avg rate</span> {formatRate(averageRate(step, now))}
+          </span>
+        ) : (
+          <>
+            <span className="num">
+              <span className="muted">rate</span> {formatRate(p?.ratePerSec ?? 0)}
+            </span>
+            <span className="num">
+              <span className="muted">ETA</span> {formatEta(p?.etaMs)}
+            </span>
+          </>
+        )}
         <span className="num">
           <span className="muted">duration</span> {formatDuration(elapsed(step.startedAt, step.finishedAt, now))}
         </span>
@@ -169,4 +187,12 @@ function StepCard({ step, runId, now }: { step: JobView; runId: number; now: num
       <EventsPanel jobId={step.id} title="Events" />
     </li>
   );
+}
+
+/** Jobs finished per second over the step's whole run (its live rate is 0 once it ended). */
+function averageRate(step: JobView, now: number): number {
+  const took = elapsed(step.startedAt, step.finishedAt, now);
+  const c = step.progress?.counts;
+  if (!took || !c) return 0;
+  return ((c.completed + c.failed + c.cancelled) * 1000) / took;
 }

@@ -17,8 +17,10 @@ import { listJobs, withStatusChange, type JobView } from '../../api/jobs.js';
 import { isAbort } from '../../api/http.js';
 import type { Status } from '../../status.js';
 
-export const PAGE_SIZE = 200;
-const MAX_PAGES = 30;
+/** Rows per request. Larger pages make a jump far into a long list take fewer requests (see above). */
+export const PAGE_SIZE = 500;
+/** ~10,000 rows held at most. */
+const MAX_PAGES = 20;
 /** An incomplete last page (the list grew since) is fetched again at most this often while shown. */
 const TAIL_REFRESH_MS = 1000;
 const MAX_OVERLAY = 5000;

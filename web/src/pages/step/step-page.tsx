@@ -5,7 +5,7 @@ import { EventsPanel } from '../../components/events-panel.js';
 import { CountsText, ProgressBar } from '../../components/progress-bar.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { useNow } from '../../components/use-now.js';
-import { elapsed, formatCount, formatDuration, formatEta, formatRate } from '../../format.js';
+import { formatCount, formatPace } from '../../format.js';
 import { live } from '../../live/socket.js';
 import { useLiveSnapshot } from '../../live/use-live-snapshot.js';
 import { href, setQuery, useLocation } from '../../router.js';
@@ -106,8 +106,17 @@ export function StepPage({ runId, stepId }: { runId: number; stepId: number }) {
               <div className="progress-line">
                 <CountsText counts={counts} testId="step-counts" />
                 <span className="muted num">
-                  {formatRate(step.progress?.ratePerSec ?? 0)} · ETA {terminal ? '—' : formatEta(step.progress?.etaMs)} ·{' '}
-                  {formatDuration(elapsed(step.startedAt, step.finishedAt, now))}
+                  {formatPace(
+                    {
+                      ratePerSec: step.progress?.ratePerSec ?? 0,
+                      etaMs: step.progress?.etaMs ?? null,
+                      done: counts.completed + counts.failed + counts.cancelled,
+                      startedAt: step.startedAt,
+                      finishedAt: step.finishedAt,
+                      running: terminal === false,
+                    },
+                    now,
+                  )}
                 </span>
               </div>
             </div>
