@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The queue page in a real browser (Debian's Chromium) against the real server (buildApp on a temp
  * SQLite file, 127.0.0.1, a free port), with data made through the public API. One server and one
@@ -276,4 +277,260 @@ describe('the queue page', () => {
       expect(w.errors).toEqual([]);
     });
   }, 60_000);
+
+  it('shows hostile names, errors, payloads and log lines as text, and runs none of them', async () => {
+    const module = join(server.dir, 'hostile.mjs');
+    writeFileSync(module, HOSTILE_MODULE);
+    await saveDefinition(
+      server,
+      [
+        'id = "hostile"',
+        `name = ${JSON.stringify(HOSTILE.img + ' ' + HOSTILE.script + ' ' + HOSTILE.emoji)}`,
+        '',
+        '[step.evil]',
+        'type = "script"',
+        `module = ${JSON.stringify(module)}`,
+        'max_failures = "100%"',
+        '',
+      ].join('\n'),
+    );
+    const runId = await execute(server, 'hostile');
+    await waitForRunEnd(server, runId);
+    const [step] = await stepsOf(server, runId);
+    const [first] = await workerIds(server, step!.id, 'failed');
+    expect(first).toBeDefined();
+
+    await withPage(async (w) => {
+      const body = (): Promise<string> => w.page.evaluate(() => document.body.textContent ?? '');
+      const noScriptRan = async (): Promise<void> => {
+        expect(await w.page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
+        expect(await w.page.evaluate(() => document.querySelectorAll('main img, main script').length)).toBe(0);
+        expect(w.dialogs).toEqual([]);
+      };
+      const definitionName = HOSTILE.img + ' ' + HOSTILE.script + ' ' + HOSTILE.emoji;
+
+      await w.page.goto(`${server.url}/#/runs`);
+      await w.page.getByTestId(`run-row-${runId}`).waitFor();
+      expect(await textOf(w.page, `[data-testid="run-row-${runId}"] .cell-name a`)).toBe(definitionName);
+      await noScriptRan();
+
+      await w.page.goto(`${server.url}/#/runs/${runId}`);
+      await w.page.locator(stepCounts(step!.id)).waitFor();
+      expect(await textOf(w.page, '[data-testid="run-head"] h1')).toBe(definitionName);
+      await w.page.locator(`${stepCard(step!.id)} .events-toggle`).click();
+      await w.page.locator(`${stepCard(step!.id)} .log-msg`).first().waitFor();
+      await screenshot(w.page, 'hostile-run', true);
+      const logs = await w.page.evaluate((sel) => [...document.querySelectorAll(`${sel} .log-msg`)].map((e) => e.textContent ?? ''), stepCard(step!.id));
+      expect(logs).toContain(`log ${HOSTILE.img} ${HOSTILE.script} ${HOSTILE.emoji} ${HOSTILE.nul}`);
+      await noScriptRan();
+
+      await w.page.goto(`${server.url}/#/runs/${runId}/steps/${step!.id}?job=${first}`);
+      await w.page.getByTestId('value-error').waitFor();
+      await w.page.locator('[data-testid="job-detail"] .log-msg').first().waitFor();
+      const text = await body();
+      for (const s of [HOSTILE.img, HOSTILE.script, HOSTILE.emoji, `boom ${HOSTILE.img} ${HOSTILE.script}`]) expect(text).toContain(s);
+      // NUL reaches the page as a character of the text (browsers may show it as nothing).
+      expect(text).toContain('nul:\u0000:end');
+      const error = await textOf(w.page, '[data-testid="value-error"] pre');
+      expect(error).toContain(`boom ${HOSTILE.img} ${HOSTILE.script} ${HOSTILE.nul}`);
+      await screenshot(w.page, 'hostile-job-detail');
+      await noScriptRan();
+      expect(w.errors).toEqual([]);
+    });
+  }, 60_000);
+
+  it('validates, saves and runs definitions from the page, with issues on their lines', async () => {
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/definitions`);
+      await w.page.getByTestId('def-row-load-1000').waitFor();
+      await screenshot(w.page, 'definitions');
+
+      await w.page.goto(`${server.url}/#/definitions/new`);
+      await w.page.getByTestId('definition-editor').fill(INVALID_DEFINITION);
+      await w.page.getByTestId('validate').click();
+      await w.page.getByTestId('issues').waitFor();
+      const issueLines = await w.page.evaluate(() => [...document.querySelectorAll('[data-issue="true"]')].map((e) => Number(e.getAttribute('data-line'))));
+      const validation = await server.api<{ valid: boolean; issues: Array<{ line?: number }> }>(
+        'POST',
+        '/api/job-definitions/validate',
+        INVALID_DEFINITION,
+        'application/toml',
+      );
+      expect(validation.valid).toBe(false);
+      const expectedLines = [...new Set(validation.issues.map((i) => i.line).filter((l): l is number => l !== undefined))].sort((a, b) => a - b);
+      expect(expectedLines.length).toBeGreaterThan(0);
+      expect(issueLines).toEqual(expectedLines);
+      await screenshot(w.page, 'definition-issues', true);
+
+      await w.page.getByTestId('definition-editor').fill(PARAMS_DEFINITION);
+      await w.page.getByTestId('save').click();
+      await w.page.getByTestId('params-form').waitFor();
+      expect(w.page.url()).toContain('#/definitions/with-params');
+      await screenshot(w.page, 'definition', true);
+      // Required param left empty: the form says so and starts nothing.
+      await w.page.getByLabel(/count/).fill('');
+      await w.page.getByTestId('run-definition').click();
+      await w.page.locator('.param-error').waitFor();
+      await w.page.getByLabel(/count/).fill('25');
+      await w.page.getByLabel(/label/).fill('from the page');
+      await w.page.getByTestId('run-definition').click();
+      await w.page.waitForURL(/#\/runs\/\d+$/, { timeout: 10_000 });
+      const runId = Number(/#\/runs\/(\d+)$/.exec(w.page.url())![1]);
+      const run = await waitForRunEnd(server, runId);
+      expect(run.run?.params).toMatchObject({ count: 25, label: 'from the page' });
+      const [step] = await stepsOf(server, runId);
+      await waitForText(w.page, stepCounts(step!.id), '0 pending, 0 running, 25 completed, 0 failed', 10_000);
+      expect(w.errors).toEqual([]);
+    });
+  }, 60_000);
+
+  it('shows each view at 1280×800 and in a narrow window', async () => {
+    const chatty = join(server.dir, 'chatty.mjs');
+    writeFileSync(chatty, CHATTY_MODULE);
+    await saveDefinition(server, `id = "chatty"\nname = "Chatty crawl"\n\n[step.fetch]\ntype = "script"\nmodule = ${JSON.stringify(chatty)}\n`);
+    const runId = await execute(server, 'chatty');
+    await waitForRunEnd(server, runId);
+    const [step] = await stepsOf(server, runId);
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/runs`);
+      await w.page.getByTestId(`run-row-${runId}`).waitFor();
+      await screenshot(w.page, 'runs');
+      await w.page.goto(`${server.url}/#/runs/${big.runId}`);
+      await w.page.locator(stepCounts(big.stepId)).waitFor();
+      await screenshot(w.page, 'run');
+      await w.page.goto(`${server.url}/#/runs/${runId}/steps/${step!.id}`);
+      await w.page.getByTestId('worker-row').first().waitFor();
+      await w.page.locator('.page > .events .events-toggle').click();
+      await w.page.locator('.page > .events .log-msg').first().waitFor();
+      await w.page.locator('.page > .events').scrollIntoViewIfNeeded();
+      await screenshot(w.page, 'events-panel');
+      expect(w.errors).toEqual([]);
+    });
+    await withPage(
+      async (w) => {
+        await w.page.goto(`${server.url}/#/runs`);
+        await w.page.getByTestId(`run-row-${runId}`).waitFor();
+        await screenshot(w.page, 'narrow-runs');
+        await w.page.goto(`${server.url}/#/runs/${flaky.runId}`);
+        await w.page.locator(stepCounts(flaky.stepId)).waitFor();
+        await screenshot(w.page, 'narrow-run', true);
+        await w.page.goto(`${server.url}/#/runs/${flaky.runId}/steps/${flaky.stepId}`);
+        await w.page.getByTestId('worker-row').first().waitFor();
+        await screenshot(w.page, 'narrow-step');
+        const overflow = await w.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow).toBeLessThanOrEqual(0);
+        expect(w.errors).toEqual([]);
+      },
+      { width: 400, height: 800 },
+    );
+  }, 60_000);
+
+  // Last: it restarts the server.
+  it('recovers from a server restart mid-run and ends exact', async () => {
+    await saveDefinition(server, `id = "restart"\nname = "Restart"\n\n[step.work]\ntype = "synthetic"\ncount = 6000\nduration_ms = 8\n`);
+    const runId = await execute(server, 'restart');
+    const [step] = await stepsOf(server, runId);
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/runs/${runId}`);
+      await w.page.waitForFunction((sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''), stepCounts(step!.id), {
+        polling: 50,
+        timeout: 30_000,
+      });
+      expect(await w.page.getByTestId('connection').getAttribute('data-state')).toBe('connected');
+      await server.stop();
+      await w.page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') !== 'connected', null, {
+        polling: 50,
+        timeout: 10_000,
+      });
+      const before = w.apiRequests.length;
+      await server.start();
+      await w.page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'connected', null, {
+        polling: 100,
+        timeout: 20_000,
+      });
+      const run = await waitForRunEnd(server, runId, 60_000);
+      expect(run.status).toBe('completed');
+      const final = (await getJob(server, step!.id)).progress!.counts;
+      expect(final.completed).toBe(6000);
+      await waitForText(w.page, stepCounts(step!.id), countsText(final), 5000);
+      await waitForBadge(w.page, '[data-testid="run-head"]', 'completed', 5000);
+      // One reload of the run's snapshot (the run and its steps) after the restart, nothing more.
+      const after = w.apiRequests.length - before;
+      console.log(`requests after the restart: ${after}`);
+      expect(after).toBeLessThanOrEqual(2);
+      // Errors of requests that failed while the server was down are the browser's, not the page's.
+      expect(w.errors.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket/.test(e))).toEqual([]);
+    });
+  }, 90_000);
 });
+
+const HOSTILE = {
+  img: '<img src=x onerror="window.__pwned=\'img\'">',
+  script: '<script>window.__pwned="script"</script>',
+  emoji: '🔥💥👩‍💻',
+  nul: 'nul:\u0000:end',
+  long: 'L'.repeat(20_000),
+};
+
+const HOSTILE_MODULE = `
+const H = ${JSON.stringify(HOSTILE)};
+export default {
+  *plan() {
+    yield [
+      { key: 'a', name: H.img + ' ' + H.emoji, payload: { html: H.script, nul: H.nul } },
+      { key: 'b', name: H.script + ' ' + H.nul, payload: {} },
+      { key: 'c', name: 'long ' + H.long, payload: { long: H.long } },
+    ];
+  },
+  async run(job, ctx) {
+    ctx.log('error', 'log ' + H.img + ' ' + H.script + ' ' + H.emoji + ' ' + H.nul);
+    ctx.log('warn', 'long ' + H.long);
+    throw new Error('boom ' + H.img + ' ' + H.script + ' ' + H.nul + ' ' + H.long);
+  },
+};
+`;
+
+const CHATTY_MODULE = `
+export default {
+  *plan() {
+    const pages = ['index.html', 'about.html', 'pricing.html', 'blog/2024/launch.html', 'docs/getting-started.html', 'contact.html'];
+    yield pages.map((p, i) => ({ key: p, name: 'https://example.test/' + p, payload: { url: 'https://example.test/' + p, n: i } }));
+  },
+  async run(job, ctx) {
+    ctx.log('debug', 'GET ' + job.payload.url);
+    ctx.log('info', 'fetched ' + job.payload.url + ': 200, ' + (1200 + job.payload.n * 311) + ' bytes');
+    if (job.payload.n % 3 === 1) ctx.log('warn', 'slow response from ' + job.payload.url + ' (1.8 s)');
+    if (job.payload.n === 4) ctx.log('error', 'link check: /old-docs returned 404');
+    return { url: job.payload.url, links: job.payload.n * 3 };
+  },
+};
+`;
+
+const INVALID_DEFINITION = `id = "broken"
+name = "Broken"
+
+[step.first]
+type = "synthetic"
+count = "many"
+
+[step.second]
+type = "no-such-type"
+depends_on = "first"
+`;
+
+const PARAMS_DEFINITION = `id = "with-params"
+name = "With params"
+description = "Runs count synthetic jobs."
+
+[params.count]
+type = "integer"
+description = "How many jobs"
+
+[params.label]
+type = "string"
+default = "nightly"
+
+[step.work]
+type = "synthetic"
+count = "{{params.count}}"
+`;

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Waits on what the page shows (bounded, polled in the page) and small DOM probes.
  */

@@ -122,10 +122,7 @@ export class LiveClient {
       t = newTopic();
       this.topics.set(topic, t);
     }
-    if (t.listeners.size === 0 && this.ready) {
-      this.send({ type: 'subscribe', topic });
-      this.flushView(topic, t);
-    }
+    if (t.listeners.size === 0 && this.ready) this.sendSubscribe(topic, t);
     t.listeners.add(listener);
     return () => {
       const cur = this.topics.get(topic);
@@ -266,14 +263,24 @@ export class LiveClient {
     for (const [topic, t] of this.topics) {
       if (t.listeners.size === 0) continue;
       if (reconnect && sameEpoch && this.epoch !== null) {
-        this.send({ type: 'subscribe', topic, since: { epoch: this.epoch, seq: this.lastSeq } });
+        this.sendSubscribe(topic, t, { epoch: this.epoch, seq: this.lastSeq });
       } else {
-        this.send({ type: 'subscribe', topic });
+        this.sendSubscribe(topic, t);
         if (reconnect) this.requestReload(topic, t, epoch === null ? 'reconnect' : 'new epoch');
       }
-      this.flushView(topic, t);
     }
     this.releaseWaiters();
+  }
+
+  /** Subscribes with the topic's view (the ids on screen) when it has one, so no other job's changes come first. */
+  private sendSubscribe(topic: string, t: TopicState, since?: { epoch: string; seq: number }): void {
+    const msg: ClientMessage = { type: 'subscribe', topic };
+    if (since) msg.since = since;
+    if (t.view !== null && topic.startsWith('step:')) {
+      msg.ids = t.view;
+      t.viewSent = t.view.join(',');
+    }
+    this.send(msg);
   }
 
   private onFrame(data: unknown): void {
