@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The queue page in a real browser (Debian's Chromium) against the real server (buildApp on a temp
  * SQLite file, 127.0.0.1, a free port), with data made through the public API. One server and one

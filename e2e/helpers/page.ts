@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Waits on what the page shows (bounded, polled in the page) and small DOM probes.
  */
