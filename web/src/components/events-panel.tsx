@@ -126,7 +126,7 @@ function EventsTail({ jobId }: { jobId: number }) {
               <span className="log-job num" title="job id">
                 #{l.jobId}
               </span>
-              <LongText className="log-msg" text={l.message} />
+              <LongText className="log-msg" text={l.message} limit={600} />
             </li>
           ))}
         </ol>

@@ -71,6 +71,7 @@ export function WorkerList(props: { list: PagedJobList; topic: string; selected:
       data-testid="worker-list"
       data-count={count}
       tabIndex={-1}
+      style={{ height: Math.max(3, count) * ROW_HEIGHT / scale + 2 }}
     >
       <div style={{ height: virtualHeight / scale, position: 'relative', width: '100%' }}>
         {items.map((item) => {
