@@ -124,7 +124,9 @@ describe('the queue page', () => {
       await w.page.goto(`${server.url}/#/runs/${big.runId}/steps/${big.stepId}`);
       const list = w.page.getByTestId('worker-list');
       await list.waitFor();
-      await w.page.waitForFunction(() => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === '10000', null, { timeout: 10_000 });
+      await w.page.waitForFunction(() => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === '10000', null, {
+        timeout: 10_000,
+      });
       const rendered: number[] = [];
       for (const at of [0, 0.25, 0.5, 0.75, 1]) {
         await list.evaluate((el, f) => {
@@ -138,7 +140,9 @@ describe('the queue page', () => {
             const el = document.querySelector('[data-testid="worker-list"]')!;
             const top = Math.floor(el.scrollTop / 36) + 1;
             const rows = [...el.querySelectorAll('[role="row"]')];
-            return rows.some((r) => r.getAttribute('aria-rowindex') === String(top)) && rows.every((r) => r.querySelector('[data-testid="worker-row"]'));
+            return (
+              rows.some((r) => r.getAttribute('aria-rowindex') === String(top)) && rows.every((r) => r.querySelector('[data-testid="worker-row"]'))
+            );
           },
           null,
           { polling: 50, timeout: 15_000 },
@@ -148,7 +152,11 @@ describe('the queue page', () => {
           const wrong = rows
             .map((r) => [Number(r.getAttribute('aria-rowindex')) - 1, r.querySelector('.w-name')?.textContent] as const)
             .filter(([index, name]) => name !== `work #${index}`);
-          return { rows: rows.length, wrong: wrong.slice(0, 3), last: rows.at(-1)?.getAttribute('aria-rowindex') };
+          return {
+            rows: rows.length,
+            wrong: wrong.slice(0, 3),
+            last: rows.at(-1)?.getAttribute('aria-rowindex'),
+          };
         });
         expect(probe.wrong, `at ${at * 100} %`).toEqual([]);
         rendered.push(probe.rows);
@@ -182,20 +190,27 @@ describe('the queue page', () => {
       await w.page.goto(`${server.url}/#/runs/${runId}/steps/${step!.id}`);
       await w.page.getByTestId('worker-list').waitFor();
       await w.page.getByTestId('filter-failed').click();
-      await w.page.waitForFunction((n) => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === String(n), counts.failed, {
-        timeout: 10_000,
-      });
+      await w.page.waitForFunction(
+        (n) => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === String(n),
+        counts.failed,
+        {
+          timeout: 10_000,
+        },
+      );
       // Scroll through the whole filtered list, collecting what it shows.
       const shown = new Map<number, string>();
       const list = w.page.getByTestId('worker-list');
       for (let guard = 0; guard < 100; guard++) {
         await w.page.waitForFunction(
-          () => [...document.querySelectorAll('[data-testid="worker-list"] [role="row"]')].every((r) => r.querySelector('[data-testid="worker-row"]')),
+          () =>
+            [...document.querySelectorAll('[data-testid="worker-list"] [role="row"]')].every((r) => r.querySelector('[data-testid="worker-row"]')),
           null,
           { polling: 50, timeout: 10_000 },
         );
         const rows = await w.page.evaluate(() =>
-          [...document.querySelectorAll('[data-testid="worker-row"]')].map((r) => [Number(r.getAttribute('data-job-id')), r.getAttribute('data-status') ?? ''] as const),
+          [...document.querySelectorAll('[data-testid="worker-row"]')].map(
+            (r) => [Number(r.getAttribute('data-job-id')), r.getAttribute('data-status') ?? ''] as const,
+          ),
         );
         for (const [id, status] of rows) shown.set(id, status);
         const atEnd = await list.evaluate((el) => {
@@ -214,11 +229,17 @@ describe('the queue page', () => {
       await w.page.getByTestId('value-error').waitFor();
       await screenshot(w.page, 'job-detail');
       await w.page.getByTestId('filter-completed').click();
-      await w.page.waitForFunction((n) => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === String(n), counts.completed, {
+      await w.page.waitForFunction(
+        (n) => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === String(n),
+        counts.completed,
+        {
+          timeout: 10_000,
+        },
+      );
+      await w.page.getByTestId('filter-all').click();
+      await w.page.waitForFunction(() => document.querySelector('[data-testid="worker-list"] [data-testid="worker-row"]') !== null, null, {
         timeout: 10_000,
       });
-      await w.page.getByTestId('filter-all').click();
-      await w.page.waitForFunction(() => document.querySelector('[data-testid="worker-list"] [data-testid="worker-row"]') !== null, null, { timeout: 10_000 });
       await screenshot(w.page, 'step-list');
       expect(w.errors).toEqual([]);
     });
@@ -236,7 +257,11 @@ describe('the queue page', () => {
       // The same jobs fail again (failures are a function of the job's place): the step ends with
       // the same counts (the retried jobs take less than a tick, so the page may never show them
       // pending), and the page shows exactly those.
-      const step = await waitForJob(server, flaky.stepId, (j) => ['completed', 'failed'].includes(j.status) && j.progress!.counts.pending + j.progress!.counts.running === 0);
+      const step = await waitForJob(
+        server,
+        flaky.stepId,
+        (j) => ['completed', 'failed'].includes(j.status) && j.progress!.counts.pending + j.progress!.counts.running === 0,
+      );
       await waitForText(w.page, stepCounts(flaky.stepId), countsText(step.progress!.counts), 5000);
       expect(step.progress!.counts.failed).toBe(flaky.counts.failed);
       expect((await getJob(server, someFailed!)).attempt).toBeGreaterThan(attemptBefore);
@@ -250,7 +275,10 @@ describe('the queue page', () => {
   }, 60_000);
 
   it('cancels a running run from the page; the counts follow', async () => {
-    await saveDefinition(server, `id = "slow"\nname = "Slow"\n\n[step.crawl]\ntype = "synthetic"\ncount = 3000\nduration_ms = 40\n\n[step.after]\ntype = "synthetic"\ncount = 5\ndepends_on = "crawl"\n`);
+    await saveDefinition(
+      server,
+      `id = "slow"\nname = "Slow"\n\n[step.crawl]\ntype = "synthetic"\ncount = 3000\nduration_ms = 40\n\n[step.after]\ntype = "synthetic"\ncount = 5\ndepends_on = "crawl"\n`,
+    );
     const runId = await execute(server, 'slow');
     const [crawl, after] = await stepsOf(server, runId);
     await withPage(async (w) => {
@@ -319,9 +347,15 @@ describe('the queue page', () => {
       await w.page.locator(stepCounts(step!.id)).waitFor();
       expect(await textOf(w.page, '[data-testid="run-head"] h1')).toBe(definitionName);
       await w.page.locator(`${stepCard(step!.id)} .events-toggle`).click();
-      await w.page.locator(`${stepCard(step!.id)} .log-msg`).first().waitFor();
+      await w.page
+        .locator(`${stepCard(step!.id)} .log-msg`)
+        .first()
+        .waitFor();
       await screenshot(w.page, 'hostile-run', true);
-      const logs = await w.page.evaluate((sel) => [...document.querySelectorAll(`${sel} .log-msg`)].map((e) => e.textContent ?? ''), stepCard(step!.id));
+      const logs = await w.page.evaluate(
+        (sel) => [...document.querySelectorAll(`${sel} .log-msg`)].map((e) => e.textContent ?? ''),
+        stepCard(step!.id),
+      );
       expect(logs).toContain(`log ${HOSTILE.img} ${HOSTILE.script} ${HOSTILE.emoji} ${HOSTILE.nul}`);
       await noScriptRan();
 
@@ -350,13 +384,13 @@ describe('the queue page', () => {
       await w.page.getByTestId('definition-editor').fill(INVALID_DEFINITION);
       await w.page.getByTestId('validate').click();
       await w.page.getByTestId('issues').waitFor();
-      const issueLines = await w.page.evaluate(() => [...document.querySelectorAll('[data-issue="true"]')].map((e) => Number(e.getAttribute('data-line'))));
-      const validation = await server.api<{ valid: boolean; issues: Array<{ line?: number }> }>(
-        'POST',
-        '/api/job-definitions/validate',
-        INVALID_DEFINITION,
-        'application/toml',
+      const issueLines = await w.page.evaluate(() =>
+        [...document.querySelectorAll('[data-issue="true"]')].map((e) => Number(e.getAttribute('data-line'))),
       );
+      const validation = await server.api<{
+        valid: boolean;
+        issues: Array<{ line?: number }>;
+      }>('POST', '/api/job-definitions/validate', INVALID_DEFINITION, 'application/toml');
       expect(validation.valid).toBe(false);
       const expectedLines = [...new Set(validation.issues.map((i) => i.line).filter((l): l is number => l !== undefined))].sort((a, b) => a - b);
       expect(expectedLines.length).toBeGreaterThan(0);
@@ -378,7 +412,10 @@ describe('the queue page', () => {
       await w.page.waitForURL(/#\/runs\/\d+$/, { timeout: 10_000 });
       const runId = Number(/#\/runs\/(\d+)$/.exec(w.page.url())![1]);
       const run = await waitForRunEnd(server, runId);
-      expect(run.run?.params).toMatchObject({ count: 25, label: 'from the page' });
+      expect(run.run?.params).toMatchObject({
+        count: 25,
+        label: 'from the page',
+      });
       const [step] = await stepsOf(server, runId);
       await waitForText(w.page, stepCounts(step!.id), '0 pending, 0 running, 25 completed, 0 failed', 10_000);
       expect(w.errors).toEqual([]);

@@ -44,7 +44,12 @@ export async function recordStatuses(page: Page, selector: string): Promise<void
       if (s) seen.add(s);
     };
     look();
-    new MutationObserver(look).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    new MutationObserver(look).observe(document.body, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      characterData: true,
+    });
     (window as unknown as { __seen: Set<string> }).__seen = seen;
   }, selector);
 }

@@ -80,7 +80,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
         headers['content-type'] = contentType ?? 'application/json';
         payload = typeof body === 'string' ? body : JSON.stringify(body);
       }
-      const res = await fetch(`${server.url}${path}`, { method, headers, body: payload });
+      const res = await fetch(`${server.url}${path}`, {
+        method,
+        headers,
+        body: payload,
+      });
       const text = await res.text();
       if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
       return (text ? JSON.parse(text) : undefined) as T;

@@ -46,7 +46,12 @@ export function elapsed(start: number | null, end: number | null, now: number): 
   return Math.max(0, (end ?? now) - start);
 }
 
-const timeFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const timeFmt = new Intl.DateTimeFormat('en-GB', {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
 const dateTimeFmt = new Intl.DateTimeFormat('en-GB', {
   year: 'numeric',
   month: 'short',
@@ -86,7 +91,17 @@ export function formatEta(ms: number | null | undefined): string {
  * The pace of a step or run: its current rate and ETA while it runs; once it ended, how long it took
  * and its average rate over that time.
  */
-export function formatPace(p: { ratePerSec: number; etaMs: number | null; done: number; startedAt: number | null; finishedAt: number | null; running: boolean }, now: number): string {
+export function formatPace(
+  p: {
+    ratePerSec: number;
+    etaMs: number | null;
+    done: number;
+    startedAt: number | null;
+    finishedAt: number | null;
+    running: boolean;
+  },
+  now: number,
+): string {
   if (p.running) return `${formatRate(p.ratePerSec)} · ETA ${formatEta(p.etaMs)}`;
   const took = elapsed(p.startedAt, p.finishedAt, now);
   if (took === null) return '';

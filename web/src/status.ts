@@ -18,9 +18,17 @@ export interface StatusStyle {
 export const STATUS_STYLE: Record<Status, StatusStyle> = {
   pending: { label: 'Pending', color: 'var(--st-pending)', terminal: false },
   running: { label: 'Running', color: 'var(--st-running)', terminal: false },
-  completed: { label: 'Completed', color: 'var(--st-completed)', terminal: true },
+  completed: {
+    label: 'Completed',
+    color: 'var(--st-completed)',
+    terminal: true,
+  },
   failed: { label: 'Failed', color: 'var(--st-failed)', terminal: true },
-  cancelled: { label: 'Cancelled', color: 'var(--st-cancelled)', terminal: true },
+  cancelled: {
+    label: 'Cancelled',
+    color: 'var(--st-cancelled)',
+    terminal: true,
+  },
 };
 
 /** Left to right in a progress bar: what is done first, then what is still to come. */

@@ -1,14 +1,7 @@
 /**
  * Definitions: list, one with its TOML source, validate, save (POST the TOML), delete, execute.
  */
-import type {
-  WireDefinition,
-  WireDefinitionDetail,
-  WireDefinitionIssue,
-  WireParamSpec,
-  WireStarted,
-  WireValidation,
-} from '../../../src/wire/api.js';
+import type { WireDefinition, WireDefinitionDetail, WireDefinitionIssue, WireParamSpec, WireStarted, WireValidation } from '../../../src/wire/api.js';
 import { ApiError, requestJson } from './http.js';
 
 export type DefinitionIssue = WireDefinitionIssue;
@@ -25,15 +18,26 @@ export function getDefinition(id: string, signal?: AbortSignal): Promise<Definit
 }
 
 export function validateDefinition(source: string, signal?: AbortSignal): Promise<WireValidation> {
-  return requestJson<WireValidation>('/job-definitions/validate', { method: 'POST', body: source, contentType: 'application/toml', signal });
+  return requestJson<WireValidation>('/job-definitions/validate', {
+    method: 'POST',
+    body: source,
+    contentType: 'application/toml',
+    signal,
+  });
 }
 
 export function saveDefinition(source: string): Promise<DefinitionDetailView> {
-  return requestJson<WireDefinitionDetail>('/job-definitions', { method: 'POST', body: source, contentType: 'application/toml' });
+  return requestJson<WireDefinitionDetail>('/job-definitions', {
+    method: 'POST',
+    body: source,
+    contentType: 'application/toml',
+  });
 }
 
 export async function deleteDefinition(id: string): Promise<void> {
-  await requestJson<unknown>(`/job-definitions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  await requestJson<unknown>(`/job-definitions/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+  });
 }
 
 export async function executeDefinition(id: string, params: Record<string, unknown>): Promise<number> {

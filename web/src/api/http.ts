@@ -74,7 +74,11 @@ async function send(path: string, opts: RequestOptions): Promise<Response> {
     });
   } catch (err) {
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
-    throw new ApiError({ status: 0, code: 'ERR_NETWORK', message: 'The server cannot be reached. Check that stepq serve is running.' });
+    throw new ApiError({
+      status: 0,
+      code: 'ERR_NETWORK',
+      message: 'The server cannot be reached. Check that stepq serve is running.',
+    });
   }
   if (!res.ok) {
     let parsed: unknown = null;
@@ -84,9 +88,18 @@ async function send(path: string, opts: RequestOptions): Promise<Response> {
       // Not JSON: fall through to a generic error.
     }
     if (isWireError(parsed)) {
-      throw new ApiError({ status: res.status, code: parsed.error.code, message: parsed.error.message, details: parsed.error.details });
+      throw new ApiError({
+        status: res.status,
+        code: parsed.error.code,
+        message: parsed.error.message,
+        details: parsed.error.details,
+      });
     }
-    throw new ApiError({ status: res.status, code: `HTTP_${res.status}`, message: `${res.status} ${res.statusText}` });
+    throw new ApiError({
+      status: res.status,
+      code: `HTTP_${res.status}`,
+      message: `${res.status} ${res.statusText}`,
+    });
   }
   return res;
 }

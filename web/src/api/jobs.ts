@@ -51,7 +51,12 @@ export interface JobView {
   result: WirePreview | null;
   error: WirePreview | null;
   progress: ProgressView | null;
-  step: { dependsOn: string[]; description: string | null; policy: WireStepPolicy | null; planned: number | null } | null;
+  step: {
+    dependsOn: string[];
+    description: string | null;
+    policy: WireStepPolicy | null;
+    planned: number | null;
+  } | null;
   run: { definitionId: string; params: Record<string, unknown> } | null;
 }
 
@@ -59,7 +64,14 @@ export interface JobDetailView extends JobView {
   retries: Array<{ at: number; fromStatus: Status; attempt: number }>;
 }
 
-export const EMPTY_COUNTS: WireCounts = { pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0 };
+export const EMPTY_COUNTS: WireCounts = {
+  pending: 0,
+  running: 0,
+  completed: 0,
+  failed: 0,
+  cancelled: 0,
+  total: 0,
+};
 
 export function toProgress(p: WireProgress): ProgressView {
   return {
@@ -95,7 +107,12 @@ export function toJob(j: WireJob): JobView {
     error: j.error ?? null,
     progress: j.progress ? toProgress(j.progress) : null,
     step: j.step
-      ? { dependsOn: j.step.depends_on ?? [], description: j.step.description, policy: j.step.policy ?? null, planned: j.step.planned }
+      ? {
+          dependsOn: j.step.depends_on ?? [],
+          description: j.step.description,
+          policy: j.step.policy ?? null,
+          planned: j.step.planned,
+        }
       : null,
     run: j.run ? { definitionId: j.run.definition_id, params: j.run.params ?? {} } : null,
   };
@@ -104,7 +121,11 @@ export function toJob(j: WireJob): JobView {
 export function toJobDetail(j: WireJobDetail): JobDetailView {
   return {
     ...toJob(j),
-    retries: (j.retries ?? []).map((r) => ({ at: r.at, fromStatus: r.from_status, attempt: r.attempt })),
+    retries: (j.retries ?? []).map((r) => ({
+      at: r.at,
+      fromStatus: r.from_status,
+      attempt: r.attempt,
+    })),
   };
 }
 
@@ -112,7 +133,14 @@ export function toJobDetail(j: WireJobDetail): JobDetailView {
 export function progressFromPush(p: StepProgressPayload | ManagerProgressPayload): ProgressView {
   return {
     status: p.status,
-    counts: { pending: p.pending, running: p.running, completed: p.completed, failed: p.failed, cancelled: p.cancelled, total: p.total },
+    counts: {
+      pending: p.pending,
+      running: p.running,
+      completed: p.completed,
+      failed: p.failed,
+      cancelled: p.cancelled,
+      total: p.total,
+    },
     steps: 'steps' in p ? p.steps : null,
     ratePerSec: p.rate_per_sec,
     etaMs: p.eta_ms,
@@ -204,15 +232,30 @@ export async function getFullValue(id: number, which: FullValue, signal?: AbortS
 }
 
 export async function cancelJob(id: number): Promise<number> {
-  return (await requestJson<WireAffected>(`/jobs/${id}/cancel`, { method: 'POST', body: {} })).affected;
+  return (
+    await requestJson<WireAffected>(`/jobs/${id}/cancel`, {
+      method: 'POST',
+      body: {},
+    })
+  ).affected;
 }
 
 export async function retryJob(id: number): Promise<number> {
-  return (await requestJson<WireAffected>(`/jobs/${id}/retry`, { method: 'POST', body: {} })).affected;
+  return (
+    await requestJson<WireAffected>(`/jobs/${id}/retry`, {
+      method: 'POST',
+      body: {},
+    })
+  ).affected;
 }
 
 export async function rerunJob(id: number): Promise<number> {
-  return (await requestJson<WireStarted>(`/jobs/${id}/rerun`, { method: 'POST', body: {} })).manager_id;
+  return (
+    await requestJson<WireStarted>(`/jobs/${id}/rerun`, {
+      method: 'POST',
+      body: {},
+    })
+  ).manager_id;
 }
 
 export async function deleteJob(id: number): Promise<{ jobs: number; logs: number }> {

@@ -17,7 +17,14 @@ export interface LogLineView {
 }
 
 export function toLogLine(l: WireLogLine): LogLineView {
-  return { id: l.id, jobId: l.job_id, stepId: l.step_id, level: l.level, message: l.message, at: l.at };
+  return {
+    id: l.id,
+    jobId: l.job_id,
+    stepId: l.step_id,
+    level: l.level,
+    message: l.message,
+    at: l.at,
+  };
 }
 
 export function levelAtLeast(level: LogLevel, min: LogLevel): boolean {
@@ -31,7 +38,11 @@ export async function listRecentLogs(
   signal?: AbortSignal,
 ): Promise<{ lines: LogLineView[]; more: boolean }> {
   const page = await requestJson<WirePage<WireLogLine>>(`/jobs/${jobId}/logs`, {
-    query: { level: params.level === 'debug' ? undefined : params.level, limit: params.limit, order: 'desc' },
+    query: {
+      level: params.level === 'debug' ? undefined : params.level,
+      limit: params.limit,
+      order: 'desc',
+    },
     signal,
   });
   return { lines: page.data.map(toLogLine), more: page.next_cursor !== null };

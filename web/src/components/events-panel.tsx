@@ -43,7 +43,11 @@ function merge(state: LogState, messages: ServerMessage[], minLevel: LogLevel): 
   if (incoming.length > 0 && state.lines.length > 0 && incoming.at(-1)!.at < state.lines[0]!.at) {
     lines.sort((a, b) => b.at - a.at || b.id - a.id);
   }
-  return { lines: lines.length > MAX_LINES ? lines.slice(0, MAX_LINES) : lines, dropped, more: state.more || lines.length > MAX_LINES };
+  return {
+    lines: lines.length > MAX_LINES ? lines.slice(0, MAX_LINES) : lines,
+    dropped,
+    more: state.more || lines.length > MAX_LINES,
+  };
 }
 
 export function EventsPanel({ jobId, title, defaultOpen = false }: { jobId: number; title: string; defaultOpen?: boolean }) {
@@ -106,9 +110,7 @@ function EventsTail({ jobId }: { jobId: number }) {
           {formatCount(shown.length)} line{shown.length === 1 ? '' : 's'}
           {shown.length >= MAX_LINES ? ` (newest ${formatCount(MAX_LINES)} kept)` : ''}
         </span>
-        {(snap.data?.dropped ?? 0) > 0 && (
-          <span className="muted">{formatCount(snap.data!.dropped)} lines came too fast to stream</span>
-        )}
+        {(snap.data?.dropped ?? 0) > 0 && <span className="muted">{formatCount(snap.data!.dropped)} lines came too fast to stream</span>}
       </div>
       {snap.error !== null && <ErrorBox error={snap.error} onRetry={snap.reload} />}
       {snap.loading && snap.data === null ? (
@@ -135,7 +137,12 @@ function EventsTail({ jobId }: { jobId: number }) {
   );
 }
 
-const logTimeFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const logTimeFmt = new Intl.DateTimeFormat('en-GB', {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
 
 function formatLogTime(at: number): string {
   return `${logTimeFmt.format(new Date(at))}.${String(at % 1000).padStart(3, '0')}`;

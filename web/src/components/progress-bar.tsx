@@ -4,7 +4,10 @@ import { BAR_ORDER, STATUS_STYLE } from '../status.js';
 
 /** A bar split by status, in proportion to the counts; its accessible name is the counts text. */
 export function ProgressBar({ counts, thin = false }: { counts: WireCounts; thin?: boolean }) {
-  const total = Math.max(counts.total, BAR_ORDER.reduce((s, k) => s + counts[k], 0));
+  const total = Math.max(
+    counts.total,
+    BAR_ORDER.reduce((s, k) => s + counts[k], 0),
+  );
   const done = counts.completed + counts.failed + counts.cancelled;
   return (
     <div
@@ -21,7 +24,14 @@ export function ProgressBar({ counts, thin = false }: { counts: WireCounts; thin
       {total > 0 &&
         BAR_ORDER.map((k) =>
           counts[k] > 0 ? (
-            <span key={k} className={`bar-seg bar-${k}`} style={{ width: `${(counts[k] / total) * 100}%`, background: STATUS_STYLE[k].color }} />
+            <span
+              key={k}
+              className={`bar-seg bar-${k}`}
+              style={{
+                width: `${(counts[k] / total) * 100}%`,
+                background: STATUS_STYLE[k].color,
+              }}
+            />
           ) : null,
         )}
     </div>

@@ -36,7 +36,14 @@ interface TopicState {
 }
 
 function newTopic(): TopicState {
-  return { listeners: new Set(), view: null, viewSent: null, viewTimer: null, reloadTimer: null, reloadReason: null };
+  return {
+    listeners: new Set(),
+    view: null,
+    viewSent: null,
+    viewTimer: null,
+    reloadTimer: null,
+    reloadReason: null,
+  };
 }
 
 const RELOAD_COALESCE_MS = 50;

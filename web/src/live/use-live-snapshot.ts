@@ -38,7 +38,10 @@ export function useLiveSnapshot<S>(opts: LiveSnapshotOptions<S>): LiveSnapshot<S
   const [loading, setLoading] = useState(true);
   const optsRef = useRef(opts);
   optsRef.current = opts;
-  const api = useRef<{ reload(): void; mutate(fn: (s: S) => S): void }>({ reload: () => undefined, mutate: () => undefined });
+  const api = useRef<{ reload(): void; mutate(fn: (s: S) => S): void }>({
+    reload: () => undefined,
+    mutate: () => undefined,
+  });
 
   useEffect(() => {
     let disposed = false;

@@ -8,11 +8,15 @@ import { errorText } from '../../api/http.js';
 import { IssueList, SourceView } from '../../components/source-view.js';
 import { href, navigate } from '../../router.js';
 
-type Check = { state: 'none' } | { state: 'busy' } | { state: 'valid' } | { state: 'invalid'; issues: DefinitionIssue[] } | { state: 'error'; message: string };
+type Check =
+  { state: 'none' } | { state: 'busy' } | { state: 'valid' } | { state: 'invalid'; issues: DefinitionIssue[] } | { state: 'error'; message: string };
 
 export function NewDefinitionPage() {
   const [source, setSource] = useState('');
-  const [checked, setChecked] = useState<{ source: string; check: Check }>({ source: '', check: { state: 'none' } });
+  const [checked, setChecked] = useState<{ source: string; check: Check }>({
+    source: '',
+    check: { state: 'none' },
+  });
   const check = checked.source === source ? checked.check : { state: 'none' as const };
 
   const onFile = async (e: ChangeEvent<HTMLInputElement>): Promise<void> => {
@@ -26,10 +30,16 @@ export function NewDefinitionPage() {
     setChecked({ source: text, check: { state: 'busy' } });
     try {
       const v = await validateDefinition(text);
-      setChecked({ source: text, check: v.valid ? { state: 'valid' } : { state: 'invalid', issues: v.issues } });
+      setChecked({
+        source: text,
+        check: v.valid ? { state: 'valid' } : { state: 'invalid', issues: v.issues },
+      });
     } catch (err) {
       const issues = issuesOf(err);
-      setChecked({ source: text, check: issues.length > 0 ? { state: 'invalid', issues } : { state: 'error', message: errorText(err) } });
+      setChecked({
+        source: text,
+        check: issues.length > 0 ? { state: 'invalid', issues } : { state: 'error', message: errorText(err) },
+      });
     }
   };
 
@@ -41,7 +51,10 @@ export function NewDefinitionPage() {
       navigate(`/definitions/${encodeURIComponent(saved.id)}`);
     } catch (err) {
       const issues = issuesOf(err);
-      setChecked({ source: text, check: issues.length > 0 ? { state: 'invalid', issues } : { state: 'error', message: errorText(err) } });
+      setChecked({
+        source: text,
+        check: issues.length > 0 ? { state: 'invalid', issues } : { state: 'error', message: errorText(err) },
+      });
     }
   };
 
@@ -60,10 +73,22 @@ export function NewDefinitionPage() {
           Open file…
           <input type="file" accept=".toml,text/plain,application/toml" className="sr-only" onChange={(e) => void onFile(e)} />
         </label>
-        <button type="button" className="btn" onClick={() => void validate()} disabled={source.trim() === '' || check.state === 'busy'} data-testid="validate">
+        <button
+          type="button"
+          className="btn"
+          onClick={() => void validate()}
+          disabled={source.trim() === '' || check.state === 'busy'}
+          data-testid="validate"
+        >
           Check
         </button>
-        <button type="button" className="btn btn-primary" onClick={() => void save()} disabled={source.trim() === '' || check.state === 'busy'} data-testid="save">
+        <button
+          type="button"
+          className="btn btn-primary"
+          onClick={() => void save()}
+          disabled={source.trim() === '' || check.state === 'busy'}
+          data-testid="save"
+        >
           Save
         </button>
         <span role="status" className="check-state" data-testid="check-state">

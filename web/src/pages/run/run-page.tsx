@@ -80,7 +80,11 @@ export function RunPage({ runId }: { runId: number }) {
           <div className="wide">
             <dt>Params</dt>
             <dd>
-              <code className="params">{Object.entries(r.run.params).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')}</code>
+              <code className="params">
+                {Object.entries(r.run.params)
+                  .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+                  .join(', ')}
+              </code>
             </dd>
           </div>
         )}

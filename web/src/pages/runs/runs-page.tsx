@@ -17,7 +17,11 @@ import { HEAD_REFRESH_MS, mergeHead, reduceRuns, type RunsState } from './runs-s
 export function RunsPage() {
   const { query } = useLocation();
   const filter: RunsFilter = useMemo(
-    () => ({ statuses: parseStatuses(query.get('status')), definitionId: query.get('definition') ?? '', q: query.get('q') ?? '' }),
+    () => ({
+      statuses: parseStatuses(query.get('status')),
+      definitionId: query.get('definition') ?? '',
+      q: query.get('q') ?? '',
+    }),
     [query],
   );
   const filterKey = `${filter.statuses.join(',')}|${filter.definitionId}|${filter.q}`;
@@ -45,7 +49,11 @@ export function RunsPage() {
       const page = await listRuns(filter, cursor);
       runs.mutate((s) => {
         const have = new Set(s.runs.map((r) => r.id));
-        return { ...s, runs: [...s.runs, ...page.data.filter((r) => !have.has(r.id))], nextCursor: page.nextCursor };
+        return {
+          ...s,
+          runs: [...s.runs, ...page.data.filter((r) => !have.has(r.id))],
+          nextCursor: page.nextCursor,
+        };
       });
     } catch (err) {
       setMoreError(err);
@@ -72,7 +80,10 @@ export function RunsPage() {
         <p className="muted">Loading runs…</p>
       ) : runs.data && runs.data.runs.length === 0 ? (
         <div className="empty">
-          <p>No runs{filter.statuses.length || filter.definitionId || filter.q ? ' match these filters' : ' yet'}.</p>
+          <p>
+            No runs
+            {filter.statuses.length || filter.definitionId || filter.q ? ' match these filters' : ' yet'}.
+          </p>
           <a href={href('/definitions')}>Run a definition</a>
         </div>
       ) : (

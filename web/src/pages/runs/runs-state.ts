@@ -38,7 +38,12 @@ export function reduceRuns(state: RunsState, messages: ServerMessage[]): RunsSta
     if (m.type === 'manager_progress') {
       runs[i] = withProgress(run, m.payload);
     } else {
-      runs[i] = { ...run, status: m.payload.status, startedAt: m.payload.started_at, finishedAt: m.payload.finished_at };
+      runs[i] = {
+        ...run,
+        status: m.payload.status,
+        startedAt: m.payload.started_at,
+        finishedAt: m.payload.finished_at,
+      };
     }
   }
   if (runs === null && newerSeen === state.newerSeen) return state;

@@ -19,7 +19,10 @@ export function JobDetail({ jobId, stepId, onClose }: { jobId: number; stepId: n
   const snap = useLiveSnapshot<{ job: JobDetailView; changed: boolean }>({
     topic: `step:${stepId}`,
     key: String(jobId),
-    load: async (signal) => ({ job: await getJob(jobId, signal), changed: false }),
+    load: async (signal) => ({
+      job: await getJob(jobId, signal),
+      changed: false,
+    }),
     reduce: (s, messages) =>
       messages.some((m) => m.type === 'job_status_change' && m.payload.job_id === jobId && m.payload.status !== s.job.status)
         ? { ...s, changed: true }
@@ -143,7 +146,11 @@ function ValueBlock({ jobId, which, title, value }: { jobId: number; which: Full
   const download = async (): Promise<void> => {
     try {
       const text = full ?? (await getFullValue(jobId, which));
-      const url = URL.createObjectURL(new Blob([text], { type: which === 'error' ? 'text/plain' : 'application/json' }));
+      const url = URL.createObjectURL(
+        new Blob([text], {
+          type: which === 'error' ? 'text/plain' : 'application/json',
+        }),
+      );
       const a = document.createElement('a');
       a.href = url;
       a.download = `job-${jobId}-${which}.${which === 'error' ? 'txt' : 'json'}`;

@@ -62,6 +62,8 @@ export class PagedJobList {
   error: unknown = null;
   /** Bumped on every change, for React's useSyncExternalStore. */
   version = 0;
+  /** While a jump walks towards a page whose cursor is not known yet: where the walk is. */
+  seeking: { page: number; target: number } | null = null;
   /** Requests sent so far (shown nowhere; the tests read it to check the list stays frugal). */
   requests = 0;
 
@@ -208,10 +210,14 @@ export class PagedJobList {
     const limit = this.expected !== null ? Math.max(0, Math.ceil(this.expected / PAGE_SIZE) - 1) : Number.MAX_SAFE_INTEGER;
     for (let k = from; k <= Math.min(to, limit); k++) {
       if (!this.needsFetch(k) && !this.tailDue(k)) continue;
-      if (this.cursors.has(k)) return k;
+      if (this.cursors.has(k)) {
+        this.seeking = null;
+        return k;
+      }
       // Walk: the highest page below k whose cursor is known.
       let j = k - 1;
       while (j > 0 && !this.cursors.has(j)) j--;
+      this.seeking = { page: j, target: k };
       return j;
     }
     return null;
@@ -228,7 +234,13 @@ export class PagedJobList {
       for (;;) {
         if (this.disposed || loop !== this.loop) return;
         const k = this.nextFetch();
-        if (k === null) break;
+        if (k === null) {
+          if (this.seeking !== null) {
+            this.seeking = null;
+            this.changed();
+          }
+          break;
+        }
         await this.fetchPage(k);
       }
       this.error = null;

@@ -50,7 +50,8 @@ export function StepPage({ runId, stepId }: { runId: number; stepId: number }) {
     const unsubscribe = live.subscribe(topic, {
       onMessages(messages) {
         const changes = [];
-        for (const m of messages) if (m.type === 'job_status_change' && m.payload.step_id === stepId && m.payload.kind === 'worker') changes.push(m.payload);
+        for (const m of messages)
+          if (m.type === 'job_status_change' && m.payload.step_id === stepId && m.payload.kind === 'worker') changes.push(m.payload);
         list.applyChanges(changes);
       },
       onResync() {
@@ -136,14 +137,16 @@ export function StepPage({ runId, stepId }: { runId: number; stepId: number }) {
             <span className="w-dur">Duration</span>
             <span className="w-error">Error</span>
           </div>
-          {step && (expected === 0 ? (
-            <p className="empty muted" data-testid="worker-list-empty">
-              No {statuses.length > 0 ? statuses.map((s) => STATUS_STYLE[s].label.toLowerCase()).join(' or ') + ' ' : ''}jobs
-              {q ? ` matching “${q}”` : ''}.
-            </p>
-          ) : (
-            <WorkerList list={list} topic={topic} selected={selected} onSelect={(id) => select(id)} now={now} />
-          ))}
+          {step &&
+            (expected === 0 ? (
+              <p className="empty muted" data-testid="worker-list-empty">
+                No {statuses.length > 0 ? statuses.map((s) => STATUS_STYLE[s].label.toLowerCase()).join(' or ') + ' ' : ''}
+                jobs
+                {q ? ` matching “${q}”` : ''}.
+              </p>
+            ) : (
+              <WorkerList list={list} topic={topic} selected={selected} onSelect={(id) => select(id)} now={now} />
+            ))}
         </div>
         {selected !== null && <JobDetail key={selected} jobId={selected} stepId={stepId} onClose={() => select(null)} />}
       </div>

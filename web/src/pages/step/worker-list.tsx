@@ -11,7 +11,7 @@ import type { JobView } from '../../api/jobs.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { elapsed, formatDuration, formatTime } from '../../format.js';
 import { live } from '../../live/socket.js';
-import type { PagedJobList } from './paged-list.js';
+import { PAGE_SIZE, type PagedJobList } from './paged-list.js';
 
 export const ROW_HEIGHT = 36;
 const MAX_SCROLL_PX = 8_000_000;
@@ -36,7 +36,14 @@ export function WorkerList(props: { list: PagedJobList; topic: string; selected:
     overscan: 8,
     observeElementOffset: (instance, cb) => observeElementOffset(instance, (offset, scrolling) => cb(offset * scaleRef.current, scrolling)),
     scrollToFn: (offset, options, instance) =>
-      elementScroll(offset / scaleRef.current, { ...options, adjustments: (options.adjustments ?? 0) / scaleRef.current }, instance),
+      elementScroll(
+        offset / scaleRef.current,
+        {
+          ...options,
+          adjustments: (options.adjustments ?? 0) / scaleRef.current,
+        },
+        instance,
+      ),
   });
 
   const items = virtualizer.getVirtualItems();
@@ -62,41 +69,62 @@ export function WorkerList(props: { list: PagedJobList; topic: string; selected:
   const end = list.endIndex();
 
   return (
-    <div
-      ref={parent}
-      className="wlist"
-      role="grid"
-      aria-rowcount={count}
-      aria-label="Worker jobs"
-      data-testid="worker-list"
-      data-count={count}
-      tabIndex={-1}
-      style={{ height: Math.max(3, count) * ROW_HEIGHT / scale + 2 }}
-    >
-      <div style={{ height: virtualHeight / scale, position: 'relative', width: '100%' }}>
-        {items.map((item) => {
-          const job = list.row(item.index);
-          const top = item.start - virtualOffset + domOffset;
-          return (
-            <div
-              key={item.key}
-              className="wrow-slot"
-              style={{ position: 'absolute', top: 0, left: 0, width: '100%', height: ROW_HEIGHT, transform: `translateY(${top}px)` }}
-              role="row"
-              aria-rowindex={item.index + 1}
-            >
-              {job ? (
-                <WorkerRow job={job} selected={job.id === selected} onSelect={onSelect} now={now} />
-              ) : (
-                <div className="wrow wrow-placeholder" data-testid="row-placeholder">
-                  <span className="muted num">{end !== null && item.index >= end ? '' : '…'}</span>
-                </div>
-              )}
-            </div>
-          );
-        })}
+    <>
+      {list.seeking && (
+        <p className="seeking" role="status">
+          Finding row {(list.seeking.target * PAGE_SIZE + 1).toLocaleString('en-US')}: reading page {(list.seeking.page + 1).toLocaleString('en-US')}{' '}
+          of {(list.seeking.target + 1).toLocaleString('en-US')}…
+        </p>
+      )}
+      <div
+        ref={parent}
+        className="wlist"
+        role="grid"
+        aria-rowcount={count}
+        aria-label="Worker jobs"
+        data-testid="worker-list"
+        data-count={count}
+        tabIndex={-1}
+        style={{ height: (Math.max(3, count) * ROW_HEIGHT) / scale + 2 }}
+      >
+        <div
+          style={{
+            height: virtualHeight / scale,
+            position: 'relative',
+            width: '100%',
+          }}
+        >
+          {items.map((item) => {
+            const job = list.row(item.index);
+            const top = item.start - virtualOffset + domOffset;
+            return (
+              <div
+                key={item.key}
+                className="wrow-slot"
+                style={{
+                  position: 'absolute',
+                  top: 0,
+                  left: 0,
+                  width: '100%',
+                  height: ROW_HEIGHT,
+                  transform: `translateY(${top}px)`,
+                }}
+                role="row"
+                aria-rowindex={item.index + 1}
+              >
+                {job ? (
+                  <WorkerRow job={job} selected={job.id === selected} onSelect={onSelect} now={now} />
+                ) : (
+                  <div className="wrow wrow-placeholder" data-testid="row-placeholder">
+                    <span className="muted num">{end !== null && item.index >= end ? '' : '…'}</span>
+                  </div>
+                )}
+              </div>
+            );
+          })}
+        </div>
       </div>
-    </div>
+    </>
   );
 }
 
