@@ -4,7 +4,6 @@ import type { Counts } from '../../core/progress.js';
 import type { CounterDeltas } from '../../core/progress.js';
 import {
   changeFromRow,
-  claimedFromRow,
   countsFromRow,
   jobFromRow,
   managerSnapshotFromRow,
@@ -17,13 +16,68 @@ import * as Q from './queries.js';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+/** Statements on the per-job hot path: their rows come back as arrays (see CHANGE_COLS). */
+const RAW: ReadonlySet<string> = new Set([
+  'CLAIM',
+  'CLAIM_TYPES',
+  'CLAIM_FROM_STEP',
+  'CLAIM_FROM_STEP_TYPES',
+  'COMPLETE',
+  'FAIL',
+  'BACKOFF',
+  'RELEASE',
+  'RESCUE_TO_PENDING',
+  'RESCUE_TO_FAILED',
+  'CANCEL_STEP_WORKERS',
+  'CANCEL_WORKER_IDS',
+  'RETRY_STEP_WORKERS',
+  'RETRY_WORKER_IDS',
+]);
+
 /** Every statement of queries.ts (fragments such as column lists excepted), prepared once per connection. */
 export function prepareStatements(db: Database.Database): Record<keyof typeof Q, Stmt> {
   const out = {} as Record<keyof typeof Q, Stmt>;
   for (const [name, sql] of Object.entries(Q) as Array<[keyof typeof Q, string]>) {
-    if (/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) out[name] = db.prepare(sql);
+    if (!/^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i.test(sql)) continue;
+    const stmt = db.prepare(sql);
+    out[name] = RAW.has(name) ? stmt.raw(true) : stmt;
   }
   return out;
+}
+
+type Raw = unknown[];
+const n = (v: unknown): number => v as number;
+const nn = (v: unknown): number | null => (v === null ? null : (v as number));
+
+/** A CHANGE_COLS row as an array. */
+function changeFromRaw(r: Raw, prevStatus: JobStatus): ChangedRow {
+  return {
+    id: n(r[0]),
+    kind: r[1] as ChangedRow['kind'],
+    parentId: nn(r[2]),
+    stepId: nn(r[3]),
+    managerId: n(r[4]),
+    type: r[5] as string,
+    name: r[6] as string,
+    status: r[7] as JobStatus,
+    attempt: n(r[8]),
+    startedAt: nn(r[9]),
+    finishedAt: nn(r[10]),
+    error: r[11] as string | null,
+    prevStatus,
+  };
+}
+
+/** A CLAIM_COLS row as an array. */
+function claimedFromRaw(r: Raw): ClaimedRow {
+  return {
+    ...changeFromRaw(r, 'pending'),
+    payloadText: (r[12] as string | null) ?? 'null',
+    maxAttempts: n(r[13]),
+    timeoutMs: nn(r[14]),
+    depth: n(r[15]),
+    leaseToken: r[16] as string,
+  };
 }
 
 /**
@@ -50,10 +104,16 @@ export class SqliteTx implements StoreTx {
   }
 
   async insertWorkers(rows: NewJobRow[]): Promise<number> {
-    let n = 0;
+    let inserted = 0;
     const stmt = this.q.INSERT_WORKER;
-    for (const row of rows) n += stmt.run(this.jobParams(row)).changes;
-    return n;
+    const now = this.now;
+    for (const r of rows) {
+      inserted += stmt.run(
+        r.kind, r.parentId, r.stepId, r.managerId, r.depth, r.type, r.name, r.key, r.status, r.maxAttempts,
+        r.priority, r.runAt, r.timeoutMs, r.lane, r.concurrency, r.payload, r.definitionId, now, r.startedAt,
+      ).changes;
+    }
+    return inserted;
   }
 
   async initCounters(ownerId: number, scopes: CounterScope[]): Promise<void> {
@@ -85,9 +145,9 @@ export class SqliteTx implements StoreTx {
   async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[] }): Promise<ClaimedRow[]> {
     const base = { owner: p.owner, token: p.token, expiresAt: p.expiresAt, limit: p.limit, now: this.now };
     const rows = p.types
-      ? (this.q.CLAIM_TYPES.all({ ...base, types: JSON.stringify(p.types) }) as Row[])
-      : (this.q.CLAIM.all(base) as Row[]);
-    return rows.map(claimedFromRow);
+      ? (this.q.CLAIM_TYPES.all({ ...base, types: JSON.stringify(p.types) }) as Raw[])
+      : (this.q.CLAIM.all(base) as Raw[]);
+    return rows.map(claimedFromRaw);
   }
 
   async limitedStepsWithRoom(): Promise<Array<{ stepId: number; free: number }>> {
@@ -104,16 +164,17 @@ export class SqliteTx implements StoreTx {
   }): Promise<ClaimedRow[]> {
     const base = { stepId: p.stepId, owner: p.owner, token: p.token, expiresAt: p.expiresAt, limit: p.limit, now: this.now };
     const rows = p.types
-      ? (this.q.CLAIM_FROM_STEP_TYPES.all({ ...base, types: JSON.stringify(p.types) }) as Row[])
-      : (this.q.CLAIM_FROM_STEP.all(base) as Row[]);
-    return rows.map(claimedFromRow);
+      ? (this.q.CLAIM_FROM_STEP_TYPES.all({ ...base, types: JSON.stringify(p.types) }) as Raw[])
+      : (this.q.CLAIM_FROM_STEP.all(base) as Raw[]);
+    return rows.map(claimedFromRaw);
   }
 
   private eachRunning<T extends LeaseAck>(stmt: Stmt, acks: T[]): ChangedRow[] {
     const out: ChangedRow[] = [];
+    const now = this.now;
     for (const a of acks) {
-      const r = stmt.get({ ...a, now: this.now }) as Row | undefined;
-      if (r) out.push(changeFromRow(r, 'running'));
+      const r = stmt.get({ ...a, now }) as Raw | undefined;
+      if (r) out.push(changeFromRaw(r, 'running'));
     }
     return out;
   }
@@ -137,8 +198,8 @@ export class SqliteTx implements StoreTx {
   async releaseJobs(owner: string, ids: number[]): Promise<ChangedRow[]> {
     const out: ChangedRow[] = [];
     for (const id of ids) {
-      const r = this.q.RELEASE.get({ id, owner, now: this.now }) as Row | undefined;
-      if (r) out.push(changeFromRow(r, 'running'));
+      const r = this.q.RELEASE.get({ id, owner, now: this.now }) as Raw | undefined;
+      if (r) out.push(changeFromRaw(r, 'running'));
     }
     return out;
   }
@@ -151,23 +212,23 @@ export class SqliteTx implements StoreTx {
     const out: ChangedRow[] = [];
     for (const row of rows) {
       const stmt = row.to === 'pending' ? this.q.RESCUE_TO_PENDING : this.q.RESCUE_TO_FAILED;
-      const r = stmt.get({ id: row.id, token: row.token, runAt: row.runAt, error: row.error, now: this.now }) as Row | undefined;
-      if (r) out.push(changeFromRow(r, 'running'));
+      const r = stmt.get({ id: row.id, token: row.token, runAt: row.runAt, error: row.error, now: this.now }) as Raw | undefined;
+      if (r) out.push(changeFromRaw(r, 'running'));
     }
     return out;
   }
 
   /** Runs a set-based statement over a scope; a run's scope goes step by step (see jobs_manager). */
   private scoped(scope: WorkerScope, stmts: { step: Stmt; ids: Stmt }, from: JobStatus, extra: Record<string, unknown>): ChangedRow[] {
-    let rows: Row[];
-    if ('stepId' in scope) rows = stmts.step.all({ ...extra, stepId: scope.stepId, from, now: this.now }) as Row[];
+    let rows: Raw[];
+    if ('stepId' in scope) rows = stmts.step.all({ ...extra, stepId: scope.stepId, from, now: this.now }) as Raw[];
     else if ('managerId' in scope) {
       rows = [];
       for (const step of this.q.STEPS_OF_RUN.all({ managerId: scope.managerId }) as Row[]) {
-        rows.push(...(stmts.step.all({ ...extra, stepId: step.id, from, now: this.now }) as Row[]));
+        rows.push(...(stmts.step.all({ ...extra, stepId: step.id, from, now: this.now }) as Raw[]));
       }
-    } else rows = stmts.ids.all({ ...extra, ids: JSON.stringify(scope.ids), from, now: this.now }) as Row[];
-    return rows.map((r) => changeFromRow(r, from));
+    } else rows = stmts.ids.all({ ...extra, ids: JSON.stringify(scope.ids), from, now: this.now }) as Raw[];
+    return rows.map((r) => changeFromRaw(r, from));
   }
 
   async cancelWorkers(p: { scope: WorkerScope; cause: string; error: string }): Promise<ChangedRow[]> {
