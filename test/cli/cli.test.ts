@@ -1,0 +1,168 @@
+/**
+ * The command line as a user runs it: the main job on a generated tree with its report checked
+ * against values computed independently, exit codes, validation, and Ctrl-C.
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ROOT, runCli, startCli, waitForOutput } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function temp(): string {
+  const d = tempDir('stepq-cli-');
+  cleanups.push(d.cleanup);
+  return d.path;
+}
+
+/** A tree of files whose totals are computed here, independently of stepq. */
+function makeTree(root: string): { empty: number; files: number; bytes: number; lines: number; words: number; duplicateGroups: number; wasted: number } {
+  const contents = new Map<string, Buffer>();
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'queue', 'step', 'worker'];
+  for (let d = 0; d < 12; d++) {
+    for (let f = 0; f < 25; f++) {
+      const lineCount = rand(40);
+      const text = Array.from({ length: lineCount }, () => Array.from({ length: 1 + rand(8) }, () => words[rand(words.length)]).join(' ')).join('\n');
+      contents.set(`dir${d}/sub${d % 3}/file${f}.txt`, Buffer.from(lineCount > 0 && rand(2) === 0 ? `${text}\n` : text));
+    }
+  }
+  // Duplicates: three copies of one file, two of another.
+  const dupA = Buffer.from('duplicate A\nsame bytes\n');
+  const dupB = Buffer.from('duplicate B');
+  for (const p of ['dups/a1.md', 'dups/a2.md', 'other/a3.md']) contents.set(p, dupA);
+  for (const p of ['dups/b1.txt', 'other/b2.txt']) contents.set(p, dupB);
+  contents.set('bin/blob.bin', Buffer.from([0, 1, 2, 3, 0, 255, 254]));
+  contents.set('empty.txt', Buffer.alloc(0));
+  for (const [rel, buf] of contents) {
+    mkdirSync(join(root, rel, '..'), { recursive: true });
+    writeFileSync(join(root, rel), buf);
+  }
+  let bytes = 0;
+  let lines = 0;
+  let wordCount = 0;
+  const bySha = new Map<string, { size: number; n: number }>();
+  for (const buf of contents.values()) {
+    bytes += buf.length;
+    if (!buf.includes(0)) {
+      const text = buf.toString('utf8');
+      if (text.length > 0) lines += text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+      wordCount += text.split(/\s+/).filter(Boolean).length;
+    }
+    const sha = createHash('sha256').update(buf).digest('hex');
+    const g = bySha.get(sha) ?? { size: buf.length, n: 0 };
+    g.n += 1;
+    bySha.set(sha, g);
+  }
+  // Empty files are not duplicates of each other (nothing is wasted); they are counted apart.
+  const groups = [...bySha.values()].filter((g) => g.n > 1 && g.size > 0);
+  return {
+    empty: [...contents.values()].filter((b) => b.length === 0).length,
+    files: contents.size,
+    bytes,
+    lines,
+    words: wordCount,
+    duplicateGroups: groups.length,
+    wasted: groups.reduce((s, g) => s + g.size * (g.n - 1), 0),
+  };
+}
+
+describe('stepq run', () => {
+  it('runs the main job on a real tree and its report totals are right', async () => {
+    const dir = temp();
+    const tree = join(dir, 'tree');
+    const expected = makeTree(tree);
+    const r = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', `root=${tree}`, '--store', 'sqlite:./run.db'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('completed');
+    expect(r.stdout).toMatch(/Report:\n\s+reports\/1\/report.json\n\s+reports\/1\/report.md/);
+    const report = JSON.parse(readFileSync(join(dir, 'reports/1/report.json'), 'utf8'));
+    const totals = report.dependencies[0].totals;
+    expect(totals).toMatchObject({
+      files: expected.files,
+      bytes: expected.bytes,
+      lines: expected.lines,
+      words: expected.words,
+      duplicate_groups: expected.duplicateGroups,
+      wasted_bytes: expected.wasted,
+      empty_files: expected.empty,
+      binary_files: 1,
+      failures: 0,
+    });
+    const md = readFileSync(join(dir, 'reports/1/report.md'), 'utf8');
+    expect(md).toContain(`| Files | ${expected.files.toLocaleString('en-US')} |`);
+  });
+
+  it('exits 2 on invalid input, writing nothing', async () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'bad.toml'), 'id = "bad"\nname = "Bad"\n[step.a]\ntype = "synthetic"\ndepends_on = ["b"]\n[step.b]\ntype = "synthetic"\ndepends_on = "a"\n');
+    const r = await runCli(['run', 'bad.toml', '--store', 'sqlite:./x.db'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.toml:\d+:\d+: .*cycle.*a → b → a|bad\.toml:\d+:\d+: .*cycle.*b → a → b/);
+    expect(() => readFileSync(join(dir, 'x.db'))).toThrow();
+    const missing = await runCli(['run', 'nope.toml'], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read nope.toml');
+    const badParam = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', 'nokey', '--store', 'sqlite:./x.db'], { cwd: dir });
+    expect(badParam.code).toBe(2);
+    const unknownParam = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', 'rooot=x', '--store', 'sqlite:./x.db'], { cwd: dir });
+    expect(unknownParam.code).toBe(2);
+    expect(unknownParam.stderr).toContain('rooot');
+  });
+
+  it('exits 1 when the run fails, with the failures in the summary', async () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'fail.toml'), 'id = "f"\nname = "Fails"\n[step.a]\ntype = "synthetic"\ncount = 20\nfailure_rate = 0.5\nretries = 1\nmax_failures = 2\n');
+    const r = await runCli(['run', 'fail.toml', '--store', 'sqlite:./f.db'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('Run 1 failed');
+    expect(r.stdout).toMatch(/Failures \(\d+/);
+    expect(r.stdout).toContain('synthetic failure at');
+  });
+
+  it('stepq validate prints every problem with its line and exits 2', async () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'v.toml'), 'id = "v"\nname = "V"\nschedule = "not cron"\n[step.a]\ntype = "nope"\n');
+    const r = await runCli(['validate', 'v.toml', join(ROOT, 'examples/synthetic-demo.toml')], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/v\.toml:3:\d+: schedule/);
+    expect(r.stderr).toMatch(/v\.toml:5:\d+: step\.a\.type: .*nope/);
+    expect(r.stdout).toContain('synthetic-demo.toml: ok');
+    const ok = await runCli(['validate', join(ROOT, 'examples/index-files.toml')], { cwd: dir });
+    expect(ok.code).toBe(0);
+  });
+
+  it('Ctrl-C cancels the run cleanly: nothing left pending, running or leased', async () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'long.toml'), 'id = "long"\nname = "Long"\n[step.a]\ntype = "synthetic"\ncount = 5000\nduration_ms = 200\n');
+    const child = startCli(['run', 'long.toml', '--store', 'sqlite:./long.db', '-c', '8'], { cwd: dir });
+    try {
+      await waitForOutput(child, (t) => /long\.db/.test(t) || /running/.test(t));
+      // Let it claim some jobs, then interrupt.
+      await waitForOutput(child, (t) => /\d+ running/.test(t), 30_000).catch(() => undefined);
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      expect(code).toBe(130);
+      expect(child.output.stderr).toContain('cancelling run 1');
+      const db = new Database(join(dir, 'long.db'), { readonly: true });
+      const open = db.prepare(`SELECT count(*) n FROM jobs WHERE status IN ('pending','running') OR lease_owner IS NOT NULL`).get() as { n: number };
+      const manager = db.prepare(`SELECT status FROM jobs WHERE kind = 'manager'`).get() as { status: string };
+      db.close();
+      expect(open.n).toBe(0);
+      expect(manager.status).toBe('cancelled');
+      expect(child.output.stdout).toContain('Run 1 cancelled');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
