@@ -84,7 +84,7 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
     ? opts.definitions.map((d) => resolve(d))
     : [...(existsSync('definitions') ? [resolve('definitions')] : []), EXAMPLES];
   let problems = await loadDefinitionFolders(engine, folders, (line) => io.err.write(`${line}\n`));
-  engine.start({ workers: opts.workers, rescuer: true, scheduler: true });
+  engine.start({ workers: opts.workers, rescuer: true, scheduler: true, watchOthers: true });
 
   const app = await buildApp({ engine, token, logger, fileProblems: () => problems });
   try {

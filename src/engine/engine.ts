@@ -17,6 +17,7 @@ import { EventBus } from '../events/bus.js';
 import { builtinStepTypes } from '../steps/index.js';
 import type { JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
 import { EventPublisher } from './event-publisher.js';
+import { ExternalWatcher } from './external-watcher.js';
 import { JobRunner } from './job-runner.js';
 import { LeaseRescuer } from './lease-rescuer.js';
 import { LogBuffer } from './log-buffer.js';
@@ -95,6 +96,7 @@ export class Stepq implements AsyncDisposable {
   private readonly pool: WorkerPool;
   private readonly rescuer: LeaseRescuer;
   private readonly scheduler: Scheduler;
+  private readonly watcher: ExternalWatcher;
   private readonly graceMs: number;
   private logTimer: { cancel(): void } | null = null;
   private started = { workers: false, rescuer: false, scheduler: false };
@@ -169,6 +171,7 @@ export class Stepq implements AsyncDisposable {
       definitions: () => this.listDefinitions(),
       startRun: (definition) => this.startRun({ definition }).then((r) => r.managerId),
     });
+    this.watcher = new ExternalWatcher({ store, timers: this.timers, logger: this.logger.child({ component: 'external-watcher' }), publish });
     // A job cancelled while this process runs it: abort its handler now (other processes find out
     // at their next heartbeat).
     this.bus.on('job_status_change', (e) => {
@@ -182,8 +185,11 @@ export class Stepq implements AsyncDisposable {
     return this;
   }
 
-  /** Starts the worker pool and the lease rescuer (and the cron scheduler when asked). */
-  start(opts: { workers?: boolean; rescuer?: boolean; scheduler?: boolean } = {}): this {
+  /**
+   * Starts the worker pool and the lease rescuer (and, when asked, the cron scheduler, and polling
+   * of runs that other processes run on a store without an event channel).
+   */
+  start(opts: { workers?: boolean; rescuer?: boolean; scheduler?: boolean; watchOthers?: boolean } = {}): this {
     if (this.closed) throw new StepqError('ERR_CONFIG', 'This stepq instance was stopped.');
     if (opts.workers !== false && !this.started.workers) {
       this.pool.start();
@@ -197,6 +203,7 @@ export class Stepq implements AsyncDisposable {
       this.scheduler.start();
       this.started.scheduler = true;
     }
+    if (opts.watchOthers && !this.store.capabilities.multiProcess) this.watcher.start();
     this.scheduleLogFlush();
     return this;
   }
@@ -209,6 +216,7 @@ export class Stepq implements AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     this.scheduler.stop();
+    this.watcher.stop();
     await this.pool.stop(opts.graceMs ?? 10_000);
     await this.rescuer.stop();
     this.logTimer?.cancel();
