@@ -109,9 +109,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
 /** Builds the page (vite build of web/) into `outDir`: each test file gets its own copy. */
 export async function buildPage(outDir: string): Promise<void> {
   const { build } = await import('vite');
-  await build({
-    configFile: fileURLToPath(new URL('../../web/vite.config.ts', import.meta.url)),
-    logLevel: 'warn',
-    build: { outDir, emptyOutDir: true, sourcemap: false },
-  });
+  // Vitest runs with NODE_ENV=test, which would give the page React's development build: build
+  // what `npm run build:web` ships.
+  const env = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: fileURLToPath(new URL('../../web/vite.config.ts', import.meta.url)),
+      mode: 'production',
+      logLevel: 'warn',
+      build: { outDir, emptyOutDir: true, sourcemap: false },
+    });
+  } finally {
+    process.env.NODE_ENV = env;
+  }
 }
