@@ -20,7 +20,7 @@ import type {
   NewRun,
   StepPayload,
 } from './store.js';
-import type { ChangedRow, ClaimedRow, JobRow, NewJobRow, StoreTx, WorkerScope } from './tx.js';
+import type { Cascade, ChangedRow, ClaimedRow, JobRow, NewJobRow, StoreTx, WorkerScope } from './tx.js';
 
 /** Largest JSON payload or result accepted for one job; a 10 MB payload is fine, a 100 MB one is not. */
 export const MAX_JSON_BYTES = 16 * 1024 * 1024;
@@ -310,7 +310,8 @@ export async function rescueExpiredLeases(tx: StoreTx, params: { limit: number }
 export async function sweep(tx: StoreTx): Promise<Effects> {
   const l = new Ledger(tx);
   for (const managerId of await tx.runsPastDeadline(100)) {
-    const manager = await tx.getJob(managerId, { lock: true });
+    // Not locked here: job rows, then steps, then the run (the guarded setStatus) is the lock order.
+    const manager = await tx.getJob(managerId);
     if (!manager || manager.status !== 'running') continue;
     const limit = manager.timeoutMs ?? 0;
     await cancelRunRemainder(l, managerId, 'timeout', `Cancelled: the run exceeded its timeout (${limit} ms)`);
@@ -328,7 +329,10 @@ export async function cancel(
   params: { id: number; cause?: CancelCause; reason?: string },
 ): Promise<{ affected: number; effects: Effects }> {
   const l = new Ledger(tx);
-  const job = await tx.getJob(params.id, { lock: true });
+  // Every transaction locks job rows first, then steps, then the run; a manager or step is locked
+  // by the guarded setStatus after its jobs, so it is read without a lock here.
+  let job = await tx.getJob(params.id);
+  if (job?.kind === 'worker') job = await tx.getJob(params.id, { lock: true });
   if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.id} does not exist.`, { id: params.id });
   if (isTerminal(job.status)) return { affected: 0, effects: await l.finish() };
   const cause = params.cause ?? 'user';
@@ -360,7 +364,8 @@ const RETRYABLE_CANCEL: readonly (CancelCause | null)[] = ['failure', 'dependenc
 
 export async function retry(tx: StoreTx, params: { id: number }): Promise<{ affected: number; effects: Effects }> {
   const l = new Ledger(tx);
-  const job = await tx.getJob(params.id, { lock: true });
+  // Not locked: the retried jobs are locked first, then the run's steps, then the run (lock order).
+  const job = await tx.getJob(params.id);
   if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.id} does not exist.`, { id: params.id });
   const managerId = job.managerId;
   const scope: WorkerScope =
@@ -430,4 +435,21 @@ export async function deleteRun(tx: StoreTx, params: { managerId: number }): Pro
   }
   l.markStatsChanged();
   return { ...deleted, effects: await l.finish() };
+}
+
+/**
+ * Runs cancellations that a transaction deferred (StoreTx.deferCascade), each decided there under the
+ * lock of the step or run it ended; here they run in a transaction of their own, holding no step or
+ * run lock while they lock job rows. Idempotent: jobs already ended are left alone.
+ */
+export async function runCascades(tx: StoreTx, cascades: Cascade[]): Promise<Effects> {
+  const l = new Ledger(tx);
+  for (const c of cascades) {
+    if (c.kind === 'step') {
+      await l.workersChanged(await tx.cancelWorkers({ scope: { stepId: c.stepId }, cause: 'failure', error: c.error }));
+    } else {
+      await cancelRunRemainder(l, c.managerId, c.cause, c.error);
+    }
+  }
+  return l.finish();
 }

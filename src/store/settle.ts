@@ -59,13 +59,9 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
     const verdict = stepVerdict({ counts, planned: step.planned !== null, policy });
     if (verdict.status === 'running') continue;
     if (verdict.status === 'failed' && verdict.cancelRemaining) {
-      await l.workersChanged(
-        await l.tx.cancelWorkers({
-          scope: { stepId: id },
-          cause: 'failure',
-          error: `Cancelled: step "${step.name}" crossed its failure threshold`,
-        }),
-      );
+      const error = `Cancelled: step "${step.name}" crossed its failure threshold`;
+      if (l.tx.deferCascade) l.tx.deferCascade({ kind: 'step', stepId: id, error });
+      else await l.workersChanged(await l.tx.cancelWorkers({ scope: { stepId: id }, cause: 'failure', error }));
     }
     await l.stepsChanged(
       await l.tx.setStatus({
@@ -79,7 +75,7 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
     );
     runs.add(step.managerId);
   }
-  for (const managerId of runs) await settleRun(l, managerId);
+  for (const managerId of [...runs].sort((a, b) => a - b)) await settleRun(l, managerId);
 }
 
 /** True when the step cannot end or fail through anything in flight now (see settleSteps). */
@@ -94,7 +90,10 @@ async function farFromEnd(l: Ledger, stepId: number, seen: Counts): Promise<bool
     : (seen.failed + NEAR_END) * 100 <= m.value * seen.total;
 }
 
-/** Cancels what is still pending or running in a run: its worker jobs and its steps. */
+/**
+ * Cancels what is still pending or running in a run: its worker jobs, then its steps (job rows before
+ * step rows, the lock order every transaction follows).
+ */
 export async function cancelRunRemainder(
   l: Ledger,
   managerId: number,
@@ -138,7 +137,9 @@ export async function settleRun(l: Ledger, managerId: number): Promise<void> {
   });
   const plan = planRun(states);
   if (plan.failedBy) {
-    await cancelRunRemainder(l, managerId, 'failure', `Cancelled: step "${plan.failedBy.name}" failed`);
+    const error = `Cancelled: step "${plan.failedBy.name}" failed`;
+    if (l.tx.deferCascade) l.tx.deferCascade({ kind: 'run', managerId, cause: 'failure', error });
+    else await cancelRunRemainder(l, managerId, 'failure', error);
     await l.managersChanged(
       await l.tx.setStatus({
         ids: [managerId],

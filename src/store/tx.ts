@@ -59,6 +59,15 @@ export interface LeaseAck {
   token: string;
 }
 
+/**
+ * A set-based cancellation decided inside a transaction that holds a step's or a run's row lock: the
+ * remaining worker jobs of a step that crossed its failure threshold, or what is left of a run that
+ * failed. See `StoreTx.deferCascade`.
+ */
+export type Cascade =
+  | { kind: 'step'; stepId: number; error: string }
+  | { kind: 'run'; managerId: number; cause: CancelCause; error: string };
+
 /** Which worker jobs a set-based action touches. */
 export type WorkerScope = { managerId: number } | { stepId: number } | { ids: number[] };
 
@@ -73,6 +82,16 @@ export interface StoreTx {
    * dialects whose transactions run one at a time (SQLite) need nothing.
    */
   fenceInserts?(stepId: number): Promise<void>;
+
+  /**
+   * When present, set-based cancellations decided while holding a step's or run's lock are not run
+   * here but handed to the store, which runs them in their own transaction right after this one
+   * commits (mutations.runCascades). Cancelling a step's jobs means locking their rows, and other
+   * transactions may hold some of those rows while they wait for the step's lock (every transaction
+   * locks job rows, then steps, then the run); cancelling them under the step's lock would deadlock.
+   * Dialects whose transactions run one at a time (SQLite) leave it out and cancel in place.
+   */
+  deferCascade?(cascade: Cascade): void;
 
   insertJob(row: NewJobRow): Promise<number>;
   /** Inserts worker rows, skipping those whose (step_id, key) exists; returns how many were inserted. */

@@ -33,7 +33,7 @@ import type {
   StoreCapabilities,
   StoredDefinition,
 } from '../store.js';
-import type { JobRow } from '../tx.js';
+import type { Cascade, JobRow } from '../tx.js';
 import { migratePostgres, quoteIdent } from './migrate.js';
 import * as Q from './queries.js';
 import { COUNTER_SHARDS, NOW } from './queries.js';
@@ -109,6 +109,22 @@ export const PG_TYPES: pg.CustomTypesConfig = {
 /** PostgreSQL codes worth running the whole transaction again for. */
 const RETRYABLE = new Set(['40P01' /* deadlock_detected */, '40001' /* serialization_failure */]);
 const MAX_ATTEMPTS = 8;
+
+/** Adds `more` (later) to `into`: job changes appended, newer snapshots replacing older ones. */
+function mergeEffects(into: Effects, more: Effects): void {
+  into.jobs.push(...more.jobs);
+  for (const s of more.steps) {
+    const i = into.steps.findIndex((x) => x.stepId === s.stepId);
+    if (i >= 0) into.steps[i] = s;
+    else into.steps.push(s);
+  }
+  for (const m of more.managers) {
+    const i = into.managers.findIndex((x) => x.managerId === m.managerId);
+    if (i >= 0) into.managers[i] = m;
+    else into.managers.push(m);
+  }
+  into.statsChanged ||= more.statsChanged;
+}
 
 function publicJob(row: JobRow): Job {
   const { leaseToken: _token, ...job } = row;
@@ -191,8 +207,9 @@ export class PostgresStore implements Store {
    * Runs `fn` in one transaction on one pooled connection. The clock is read in the same round trip
    * as BEGIN; counter deltas are written just before COMMIT. A deadlock victim or serialization
    * failure runs again from the start (the mutation functions keep no state between attempts).
+   * Returns the cancellations the transaction deferred (StoreTx.deferCascade).
    */
-  private async write<T>(fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>): Promise<{ result: T; cascades: Cascade[] }> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new StepqError('ERR_INTERNAL', 'The store is closed.');
       const client = await this.pool.connect();
@@ -210,7 +227,7 @@ export class PostgresStore implements Store {
         const result = await fn(tx, client);
         await tx.flushCounters();
         await client.query('COMMIT');
-        return result;
+        return { result, cascades: tx.cascades };
       } catch (err) {
         try {
           await client.query('ROLLBACK');
@@ -229,27 +246,48 @@ export class PostgresStore implements Store {
     }
   }
 
+  /**
+   * A mutation: `fn` in a transaction, then the cancellations it deferred in a transaction of their
+   * own, their effects added to the mutation's (`effectsOf` finds them in its result). Should that
+   * second transaction fail, the sweep finishes the work (UNFINISHED_CASCADES).
+   */
+  private async write<T>(fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>, effectsOf?: (r: T) => Effects): Promise<T> {
+    const { result, cascades } = await this.transaction(fn);
+    if (cascades.length > 0) {
+      try {
+        const { result: more } = await this.transaction((tx) => M.runCascades(tx, cascades));
+        if (effectsOf) mergeEffects(effectsOf(result), more);
+      } catch (err) {
+        this.options.onError?.(err as Error);
+      }
+    }
+    return result;
+  }
+
   // ---- mutations (shared logic in ../mutations.ts) -------------------------------------------
 
   createRun(run: NewRun): Promise<{ manager: Job; steps: Job[]; effects: Effects }> {
-    return this.write(async (tx) => {
-      const { managerId, effects } = await M.createRun(tx, run);
-      const manager = await tx.getJob(managerId);
-      const steps = await tx.stepsOfRun(managerId);
-      return { manager: publicJob(manager!), steps: steps.map(publicJob), effects };
-    });
+    return this.write(
+      async (tx) => {
+        const { managerId, effects } = await M.createRun(tx, run);
+        const manager = await tx.getJob(managerId);
+        const steps = await tx.stepsOfRun(managerId);
+        return { manager: publicJob(manager!), steps: steps.map(publicJob), effects };
+      },
+      (r) => r.effects,
+    );
   }
 
   enqueueMany(params: { stepId: number; parentId: number; token: string; jobs: WorkerSpec[]; seq?: number }) {
-    return this.write((tx) => M.enqueueMany(tx, params));
+    return this.write((tx) => M.enqueueMany(tx, params), (r) => r.effects);
   }
 
   markPlanned(params: { stepId: number; token: string; planned: number }): Promise<Effects> {
-    return this.write((tx) => M.markPlanned(tx, params));
+    return this.write((tx) => M.markPlanned(tx, params), (e) => e);
   }
 
   claim(params: { owner: string; limit: number; leaseMs: number; types?: string[] }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
-    return this.write((tx) => M.claim(tx, params));
+    return this.write((tx) => M.claim(tx, params), (r) => r.effects);
   }
 
   heartbeat(params: { owner: string; leaseMs: number; ids: number[] }): Promise<{ held: number[] }> {
@@ -258,31 +296,38 @@ export class PostgresStore implements Store {
   }
 
   acknowledge(params: { acks: Acknowledgement[] }): Promise<{ lost: number[]; effects: Effects }> {
-    return this.write((tx) => M.acknowledge(tx, params.acks));
+    return this.write((tx) => M.acknowledge(tx, params.acks), (r) => r.effects);
   }
 
   release(params: { owner: string; ids: number[] }) {
-    return this.write((tx) => M.release(tx, params));
+    return this.write((tx) => M.release(tx, params), (r) => r.effects);
   }
 
   rescueExpiredLeases(params: { limit: number }) {
-    return this.write((tx) => M.rescueExpiredLeases(tx, params));
+    return this.write((tx) => M.rescueExpiredLeases(tx, params), (r) => r.effects);
   }
 
-  sweep(): Promise<Effects> {
-    return this.write((tx) => M.sweep(tx));
+  /**
+   * The shared sweep, then the cancellations a crash kept from running after their transaction
+   * committed (runs and steps that ended within the last hour with work still open).
+   */
+  async sweep(): Promise<Effects> {
+    const effects = await this.write((tx) => M.sweep(tx), (e) => e);
+    const leftover = await this.write(async (tx) => M.runCascades(tx, await tx.unfinishedCascades(3_600_000, 100)));
+    mergeEffects(effects, leftover);
+    return effects;
   }
 
   cancel(params: { id: number; cause?: CancelCause; reason?: string }) {
-    return this.write((tx) => M.cancel(tx, params));
+    return this.write((tx) => M.cancel(tx, params), (r) => r.effects);
   }
 
   retry(params: { id: number }) {
-    return this.write((tx) => M.retry(tx, params));
+    return this.write((tx) => M.retry(tx, params), (r) => r.effects);
   }
 
   deleteRun(params: { managerId: number }) {
-    return this.write((tx) => M.deleteRun(tx, params));
+    return this.write((tx) => M.deleteRun(tx, params), (r) => r.effects);
   }
 
   // ---- reads ---------------------------------------------------------------------------------

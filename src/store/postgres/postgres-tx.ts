@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { JobStatus } from '../../core/job.js';
+import type { CancelCause, JobStatus } from '../../core/job.js';
 import { addCounts, countsFrom, emptyCounts, type CounterDeltas, type Counts } from '../../core/progress.js';
 import {
   changeFromRow,
@@ -11,7 +11,7 @@ import {
   type Row,
 } from '../rows.js';
 import type { ManagerSnapshot, StepSnapshot } from '../store.js';
-import type { ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
+import type { Cascade, ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
 import * as Q from './queries.js';
 
 /** Names of the statements in queries.ts (its other exports are numbers and column-list fragments). */
@@ -52,6 +52,8 @@ const STATUS_KEYS = ['pending', 'running', 'completed', 'failed', 'cancelled'] a
  * locked only for the last round trip instead of the whole transaction.
  */
 export class PostgresTx implements StoreTx {
+  /** Cancellations decided under a step's or run's lock, run by the store after the commit. */
+  readonly cascades: Cascade[] = [];
   private readonly deltas = new Map<string, { owner: number; scope: CounterScope; d: Record<JobStatus, number> }>();
 
   constructor(
@@ -64,6 +66,24 @@ export class PostgresTx implements StoreTx {
 
   private q(name: QueryName, values: unknown[] = []): Promise<Row[]> {
     return run(this.client, name, values);
+  }
+
+  deferCascade(cascade: Cascade): void {
+    this.cascades.push(cascade);
+  }
+
+  /** Cancellations a crash may have left undone (see UNFINISHED_CASCADES), as cascades to run. */
+  async unfinishedCascades(sinceMs: number, limit: number): Promise<Cascade[]> {
+    return (await this.q('UNFINISHED_CASCADES', [this.now - sinceMs, limit])).map((r): Cascade =>
+      r.kind === 'step'
+        ? { kind: 'step', stepId: Number(r.id), error: `Cancelled: step "${String(r.name)}" crossed its failure threshold` }
+        : {
+            kind: 'run',
+            managerId: Number(r.id),
+            cause: (r.cancel_cause as CancelCause | null) ?? 'failure',
+            error: String(r.error ?? 'Cancelled: the run ended'),
+          },
+    );
   }
 
   async fenceInserts(stepId: number): Promise<void> {

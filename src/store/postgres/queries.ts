@@ -171,37 +171,48 @@ WITH c AS (
 UPDATE jobs j ${CLAIM_SET} FROM c WHERE j.id = c.id
 RETURNING ${CLAIM_COLS}`;
 
+/**
+ * Locks the running jobs among $1 (bigint[]) in id order before a statement changes them: a set-based
+ * cancel locks in id order too, so the two wait for each other instead of deadlocking.
+ */
+const LOCK_RUNNING = `l AS (SELECT id FROM jobs WHERE id = ANY($1::bigint[]) AND status = 'running' ORDER BY id FOR UPDATE)`;
+
 /** Completes the jobs in $1 (bigint[]) that run under the matching lease token in $2 with results $3 (JSON text[]); $4 now. */
 export const COMPLETE = `
+WITH ${LOCK_RUNNING}
 UPDATE jobs j SET status = 'completed', result = a.result::json, error = NULL, finished_at = $4, ${CLEAR_LEASE}
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result)
-WHERE j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result), l
+WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
 RETURNING ${CHANGE_COLS}`;
 
 /** Fails for good the jobs in $1 that run under the matching lease token in $2, with errors $3; $4 now. */
 export const FAIL = `
+WITH ${LOCK_RUNNING}
 UPDATE jobs j SET status = 'failed', error = a.error, finished_at = $4, ${CLEAR_LEASE}
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, error)
-WHERE j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, error), l
+WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
 RETURNING ${CHANGE_COLS}`;
 
 /** Queues again (attempt + 1) the jobs in $1 running under lease tokens $2, keeping errors $3, runnable from $4 (bigint[]). */
 export const BACKOFF = `
+WITH ${LOCK_RUNNING}
 UPDATE jobs j SET status = 'pending', attempt = j.attempt + 1, run_at = a.run_at, error = a.error, ${CLEAR_LEASE}
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS a(id, token, error, run_at)
-WHERE j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS a(id, token, error, run_at), l
+WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
 RETURNING ${CHANGE_COLS}`;
 
-/** Extends the leases $1 (owner) holds among $2 (bigint[]) to $3; returns the ids still held. */
+/** Extends the leases $1 (owner) holds among $2 (bigint[]) to $3; returns the ids still held (rows locked in id order). */
 export const EXTEND_LEASES = `
-UPDATE jobs SET lease_expires_at = $3
-WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status = 'running'
-RETURNING id`;
+WITH l AS (SELECT id FROM jobs WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status = 'running' ORDER BY id FOR UPDATE)
+UPDATE jobs j SET lease_expires_at = $3 FROM l
+WHERE j.id = l.id AND j.lease_owner = $1 AND j.status = 'running'
+RETURNING j.id`;
 
 /** Hands the jobs in $2 (bigint[]) back to the queue (no attempt spent) if $1 (owner) holds them; $3 now. */
 export const RELEASE = `
-UPDATE jobs j SET status = 'pending', run_at = $3, ${CLEAR_LEASE}
-WHERE j.id = ANY($2::bigint[]) AND j.lease_owner = $1 AND j.status = 'running'
+WITH l AS (SELECT id FROM jobs WHERE id = ANY($2::bigint[]) AND lease_owner = $1 AND status = 'running' ORDER BY id FOR UPDATE)
+UPDATE jobs j SET status = 'pending', run_at = $3, ${CLEAR_LEASE} FROM l
+WHERE j.id = l.id AND j.lease_owner = $1 AND j.status = 'running'
 RETURNING ${CHANGE_COLS}`;
 
 /**
@@ -321,6 +332,25 @@ WHERE id = $1 AND status = 'running' AND lease_token = $2`;
 export const RUNS_PAST_DEADLINE = `
 SELECT id FROM jobs WHERE kind = 'manager' AND status = 'running' AND timeout_ms IS NOT NULL
   AND started_at + timeout_ms < $1 LIMIT $2`;
+
+/**
+ * Runs and steps that ended in failure or cancellation since $1 with work still open: a cancellation
+ * deferred to its own transaction (StoreTx.deferCascade) that a crash kept from running. Steps only
+ * when they failed on their threshold (their error is the verdict's); runs when a step or any worker
+ * job is still pending or running. At most $2.
+ */
+export const UNFINISHED_CASCADES = `
+SELECT j.id, j.kind, j.name, j.cancel_cause, j.error FROM jobs j
+WHERE j.kind IN ('step', 'manager') AND j.finished_at > $1 AND j.status IN ('failed', 'cancelled')
+  AND CASE WHEN j.kind = 'step' THEN
+        j.status = 'failed' AND j.error LIKE '% worker jobs failed (max_failures = %'
+        AND EXISTS (SELECT 1 FROM jobs w WHERE w.step_id = j.id AND w.status IN ('pending', 'running'))
+      ELSE
+        EXISTS (SELECT 1 FROM jobs s WHERE s.manager_id = j.id AND s.kind = 'step'
+                AND (s.status IN ('pending', 'running')
+                     OR EXISTS (SELECT 1 FROM jobs w WHERE w.step_id = s.id AND w.status IN ('pending', 'running'))))
+      END
+ORDER BY j.finished_at LIMIT $2`;
 
 /** Up to $1 running runs. */
 export const RUNNING_MANAGERS = `SELECT id FROM jobs WHERE kind = 'manager' AND status = 'running' ORDER BY id LIMIT $1`;
