@@ -14,6 +14,7 @@ import type { StepType } from '../core/step-type.js';
 import { definitionError, parseDefinition, parseDefinitionObject, resolveRun } from '../definitions/index.js';
 import type { Definition, DefinitionIssue, ParseResult } from '../definitions/types.js';
 import { EventBus } from '../events/bus.js';
+import { notifyTargetOf, PgNotifyBridge } from '../events/pg-notify.js';
 import { builtinStepTypes } from '../steps/index.js';
 import type { JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
 import { EventPublisher } from './event-publisher.js';
@@ -91,6 +92,8 @@ export class Stepq implements AsyncDisposable {
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly publisher: EventPublisher;
+  /** Events and wake-ups across processes (stores shared by several processes: PostgreSQL). */
+  private readonly bridge: PgNotifyBridge | null;
   private readonly logs: LogBuffer;
   private readonly steps: StepCache;
   private readonly pool: WorkerPool;
@@ -113,6 +116,21 @@ export class Stepq implements AsyncDisposable {
     this.graceMs = options.abortGraceMs ?? 5000;
     this.bus = new EventBus({ onListenerError: (err, event) => this.logger.error({ err, event }, 'event listener failed') });
     this.publisher = new EventPublisher(this.bus, this.clock);
+    const target = notifyTargetOf(store);
+    this.bridge = target
+      ? new PgNotifyBridge({
+          target,
+          origin: this.owner,
+          logger: this.logger.child({ component: 'pg-notify' }),
+          onWake: () => this.pool.wake(),
+          onEffects: (effects) => this.publisher.publish(effects),
+          readSnapshots: async (stepIds, managerIds) => ({
+            steps: (await Promise.all(stepIds.map((id) => store.getStepSnapshot(id)))).filter((x) => x !== null),
+            managers: (await Promise.all(managerIds.map((id) => store.getManagerSnapshot(id)))).filter((x) => x !== null),
+          }),
+          wantsSnapshots: () => this.bus.has('step_progress') || this.bus.has('manager_progress'),
+        })
+      : null;
     if (options.builtins !== false) for (const t of builtinStepTypes) this.registry.register(t);
     for (const t of options.stepTypes ?? []) this.registry.register(t as StepType<unknown>);
     if (options.allowShell) this.registry.enable('shell');
@@ -125,7 +143,7 @@ export class Stepq implements AsyncDisposable {
       maxLineChars: 8192,
     });
     const publish = this.publish.bind(this);
-    const wake = (): void => this.pool.wake();
+    const wake = (): void => this.wakeWorkers();
     const runner = new JobRunner({
       store,
       registry: this.registry,
@@ -221,6 +239,7 @@ export class Stepq implements AsyncDisposable {
     await this.rescuer.stop();
     this.logTimer?.cancel();
     await this.logs.flush().catch((err: unknown) => this.logger.error({ err }, 'flushing logs failed'));
+    await this.bridge?.close();
     if (opts.closeStore !== false) await this.store.close();
   }
 
@@ -250,6 +269,18 @@ export class Stepq implements AsyncDisposable {
 
   private publish(effects: Parameters<EventPublisher['publish']>[0]): void {
     this.publisher.publish(effects);
+    this.bridge?.publish(effects);
+  }
+
+  /** Jobs became claimable: wake this process's pool, and other processes' through the bridge. */
+  private wakeWorkers(): void {
+    this.pool.wake();
+    this.bridge?.wake();
+  }
+
+  /** Resolves once events from other processes are being received (at once without a bridge). */
+  eventsReady(): Promise<void> {
+    return this.bridge?.ready ?? Promise.resolve();
   }
 
   // ---- definitions -----------------------------------------------------------------------------
@@ -351,7 +382,7 @@ export class Stepq implements AsyncDisposable {
       })),
     });
     this.publish(effects);
-    this.pool.wake();
+    this.wakeWorkers();
     return { managerId: manager.id, steps };
   }
 
@@ -435,7 +466,7 @@ export class Stepq implements AsyncDisposable {
   async retry(id: number): Promise<{ affected: number }> {
     const r = await this.store.retry({ id });
     this.publish(r.effects);
-    if (r.affected > 0) this.pool.wake();
+    if (r.affected > 0) this.wakeWorkers();
     return { affected: r.affected };
   }
 
@@ -495,5 +526,7 @@ export async function createStepq(options: StepqOptions = {}): Promise<Stepq> {
       ? options.store
       : await openStore(options.store ?? 'sqlite:./stepq.db', options.clock ? { clock: options.clock } : {});
   await store.migrate();
-  return new Stepq(store, options);
+  const engine = new Stepq(store, options);
+  await engine.eventsReady();
+  return engine;
 }
