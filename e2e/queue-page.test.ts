@@ -422,6 +422,38 @@ describe('the queue page', () => {
     });
   }, 60_000);
 
+  it('lists runs live: new runs appear, stats and progress move, without polling', async () => {
+    await saveDefinition(server, `id = "tick"\nname = "Tick"\n\n[step.work]\ntype = "synthetic"\ncount = 400\nduration_ms = 10\n`);
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/runs`);
+      await w.page.locator('.runs-table, .empty').first().waitFor();
+      const initial = w.apiRequests.length;
+      const statsBefore = await server.api<{ runs: WireCounts }>('GET', '/api/stats');
+      const runs = [await execute(server, 'tick'), await execute(server, 'tick')];
+      for (const id of runs) await w.page.getByTestId(`run-row-${id}`).waitFor({ timeout: 10_000 });
+      for (const id of runs) await waitForRunEnd(server, id);
+      for (const id of runs) {
+        const c = (await getJob(server, id)).progress!.counts;
+        await waitForText(w.page, `[data-testid="run-row-${id}"] .counts`, countsText(c), 5000);
+        await waitForBadge(w.page, `[data-testid="run-row-${id}"]`, 'completed', 5000);
+      }
+      await waitForText(w.page, '[data-testid="stats"] .stat:nth-child(6) .stat-value', fmt(statsBefore.runs.total + 2), 5000);
+      // New runs are fetched as one first page, at most every 2 s, whatever their number.
+      const extra = w.apiRequests.slice(initial).map((r) => new URL(r.url()).pathname);
+      expect(extra.every((p) => p === '/api/jobs')).toBe(true);
+      expect(extra.length).toBeLessThanOrEqual(2);
+      // Filters live in the URL.
+      await w.page.getByRole('button', { name: 'Completed', exact: true }).click();
+      await w.page.waitForURL(/status=completed/);
+      await w.page.locator('[data-testid^="run-row-"]').first().waitFor();
+      const shown = await w.page.evaluate(() =>
+        [...document.querySelectorAll('[data-testid^="run-row-"] [data-status]')].map((e) => e.getAttribute('data-status')),
+      );
+      expect(new Set(shown)).toEqual(new Set(['completed']));
+      expect(w.errors).toEqual([]);
+    });
+  }, 60_000);
+
   it('shows each view at 1280×800 and in a narrow window', async () => {
     const chatty = join(server.dir, 'chatty.mjs');
     writeFileSync(chatty, CHATTY_MODULE);
