@@ -5,50 +5,14 @@
  * while lines keep arriving (counted, and shown on resume).
  */
 import { useId, useMemo, useState } from 'react';
-import type { ServerMessage } from '../../../src/wire/live.js';
-import { LOG_LEVELS, levelAtLeast, listRecentLogs, toLogLine, type LogLevel, type LogLineView } from '../api/logs.js';
+import { LOG_LEVELS, listRecentLogs, type LogLevel, type LogLineView } from '../api/logs.js';
+import { mergeLogLines, MAX_LINES, type LogState } from './log-tail.js';
 import { formatCount } from '../format.js';
 import { useLiveSnapshot } from '../live/use-live-snapshot.js';
 import { ErrorBox } from './error-box.js';
 import { LongText } from './long-text.js';
 
-export const MAX_LINES = 1000;
 const FIRST_LOAD = 200;
-
-interface LogState {
-  lines: LogLineView[];
-  /** Lines the server left out of the live stream (too many at once). */
-  dropped: number;
-  /** More lines exist before the loaded ones. */
-  more: boolean;
-}
-
-function merge(state: LogState, messages: ServerMessage[], minLevel: LogLevel): LogState {
-  let incoming: LogLineView[] = [];
-  let dropped = state.dropped;
-  for (const m of messages) {
-    if (m.type !== 'job_log') continue;
-    dropped += m.payload.dropped;
-    for (const l of m.payload.lines) {
-      const line = toLogLine(l);
-      if (levelAtLeast(line.level, minLevel)) incoming.push(line);
-    }
-  }
-  if (incoming.length === 0 && dropped === state.dropped) return state;
-  const seen = new Set(state.lines.map((l) => l.id));
-  incoming = incoming.filter((l) => !seen.has(l.id));
-  // Newest first: by time, then by id (lines of one millisecond keep their order).
-  incoming.sort((a, b) => b.at - a.at || b.id - a.id);
-  const lines = incoming.length > 0 ? [...incoming, ...state.lines] : state.lines;
-  if (incoming.length > 0 && state.lines.length > 0 && incoming.at(-1)!.at < state.lines[0]!.at) {
-    lines.sort((a, b) => b.at - a.at || b.id - a.id);
-  }
-  return {
-    lines: lines.length > MAX_LINES ? lines.slice(0, MAX_LINES) : lines,
-    dropped,
-    more: state.more || lines.length > MAX_LINES,
-  };
-}
 
 export function EventsPanel({ jobId, title, defaultOpen = false }: { jobId: number; title: string; defaultOpen?: boolean }) {
   const [open, setOpen] = useState(defaultOpen);
@@ -80,7 +44,7 @@ function EventsTail({ jobId }: { jobId: number }) {
       const { lines, more } = await listRecentLogs(jobId, { level, limit: FIRST_LOAD }, signal);
       return { lines, dropped: 0, more };
     },
-    reduce: (s, m) => merge(s, m, level),
+    reduce: (s, m) => mergeLogLines(s, m, level),
   });
   const lines = snap.data?.lines ?? [];
   const shown = frozen ?? lines;

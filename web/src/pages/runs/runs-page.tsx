@@ -12,7 +12,7 @@ import { elapsed, formatCount, formatDuration, formatTime } from '../../format.j
 import { useLiveSnapshot } from '../../live/use-live-snapshot.js';
 import { href, setQuery, useLocation } from '../../router.js';
 import { parseStatuses, STATUS_STYLE, STATUSES, type Status } from '../../status.js';
-import { HEAD_REFRESH_MS, mergeHead, reduceRuns, type RunsState } from './runs-state.js';
+import { HEAD_REFRESH_MS, initialRuns, mergeHead, reduceRuns, type RunsState } from './runs-state.js';
 
 export function RunsPage() {
   const { query } = useLocation();
@@ -31,7 +31,7 @@ export function RunsPage() {
     key: filterKey,
     load: async (signal) => {
       const page = await listRuns(filter, null, signal);
-      return { runs: page.data, nextCursor: page.nextCursor, newerSeen: false };
+      return initialRuns(page.data, page.nextCursor);
     },
     reduce: reduceRuns,
   });
@@ -125,7 +125,7 @@ function useHeadRefresh(newerSeen: boolean, filter: RunsFilter, mutate: (fn: (s:
       last.current = Date.now();
       listRuns(filter, null, ctrl.signal).then(
         (page) => mutate((s) => mergeHead(s, page.data)),
-        () => mutate((s) => ({ ...s, newerSeen: false })),
+        () => mutate((s) => mergeHead(s, [])),
       );
     }, wait);
     return () => {
