@@ -41,4 +41,3 @@ export function mergeLogLines(state: LogState, messages: ServerMessage[], minLev
     more: state.more || lines.length > MAX_LINES,
   };
 }
-
