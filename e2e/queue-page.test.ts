@@ -423,7 +423,7 @@ describe('the queue page', () => {
   }, 60_000);
 
   it('lists runs live: new runs appear, stats and progress move, without polling', async () => {
-    await saveDefinition(server, `id = "tick"\nname = "Tick"\n\n[step.work]\ntype = "synthetic"\ncount = 400\nduration_ms = 10\n`);
+    await saveDefinition(server, TICK_DEFINITION);
     await withPage(async (w) => {
       await w.page.goto(`${server.url}/#/runs`);
       await w.page.locator('.runs-table, .empty').first().waitFor();
@@ -450,6 +450,35 @@ describe('the queue page', () => {
         [...document.querySelectorAll('[data-testid^="run-row-"] [data-status]')].map((e) => e.getAttribute('data-status')),
       );
       expect(new Set(shown)).toEqual(new Set(['completed']));
+      expect(w.errors).toEqual([]);
+    });
+  }, 60_000);
+
+  it('runs a run again and deletes a finished run from the page, reporting what happened', async () => {
+    await saveDefinition(server, TICK_DEFINITION);
+    const first = await execute(server, 'tick');
+    await waitForRunEnd(server, first);
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/runs/${first}`);
+      await waitForBadge(w.page, '[data-testid="run-head"]', 'completed');
+      const outcome = await confirmAction(w.page, `rerun-${first}`);
+      const m = /^Run #(\d+) started\.$/.exec(outcome);
+      expect(m, outcome).not.toBeNull();
+      const second = Number(m![1]);
+      await w.page.waitForURL(new RegExp(`#/runs/${second}$`));
+      const again = await waitForRunEnd(server, second);
+      expect(again.run?.definition_id).toBe('tick');
+      expect(again.status).toBe('completed');
+      await waitForBadge(w.page, '[data-testid="run-head"]', 'completed', 5000);
+
+      const total = (await getJob(server, first)).progress!.counts.total;
+      await w.page.goto(`${server.url}/#/runs/${first}`);
+      await waitForBadge(w.page, '[data-testid="run-head"]', 'completed');
+      const deleted = await confirmAction(w.page, `delete-${first}`);
+      // The run, its step and its worker jobs.
+      expect(deleted).toMatch(new RegExp(`^Deleted ${fmt(total + 2)} jobs and [\\d,]+ log lines?\\.$`));
+      await w.page.waitForURL(/#\/runs$/);
+      await expect(server.api('GET', `/api/jobs/${first}`)).rejects.toThrow(/404/);
       expect(w.errors).toEqual([]);
     });
   }, 60_000);
@@ -533,6 +562,8 @@ describe('the queue page', () => {
     });
   }, 90_000);
 });
+
+const TICK_DEFINITION = `id = "tick"\nname = "Tick"\n\n[step.work]\ntype = "synthetic"\ncount = 400\nduration_ms = 10\n`;
 
 const HOSTILE = {
   img: '<img src=x onerror="window.__pwned=\'img\'">',
