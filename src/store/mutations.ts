@@ -10,7 +10,7 @@ import type { StepPolicy } from '../core/lifecycle.js';
 import { CounterDeltas } from '../core/progress.js';
 import type { WorkerSpec } from '../core/step-type.js';
 import { Ledger } from './ledger.js';
-import { cancelRunRemainder, settleRun, settleSteps } from './settle.js';
+import { cancelRunRemainder, settleRun, settleSteps, thresholdCancel } from './settle.js';
 import { stepPayloadOf as stepPayload } from './store.js';
 import type {
   Acknowledgement,
@@ -438,17 +438,26 @@ export async function deleteRun(tx: StoreTx, params: { managerId: number }): Pro
 }
 
 /**
- * Runs cancellations that a transaction deferred (StoreTx.deferCascade), each decided there under the
- * lock of the step or run it ended; here they run in a transaction of their own, holding no step or
- * run lock while they lock job rows. Idempotent: jobs already ended are left alone.
+ * Carries out endings that a transaction deferred (StoreTx.deferCascade), in a transaction of its
+ * own that holds no step or run lock when it starts: cancel the jobs first, then end the step or the
+ * run (job rows, then steps, then the run: the one lock order). Idempotent: a step or run that is no
+ * longer running is left alone, so a cascade decided twice by concurrent transactions ends it once.
+ * A step's ending may decide its run's (deferred again, run by the store next).
  */
 export async function runCascades(tx: StoreTx, cascades: Cascade[]): Promise<Effects> {
   const l = new Ledger(tx);
   for (const c of cascades) {
     if (c.kind === 'step') {
-      await l.workersChanged(await tx.cancelWorkers({ scope: { stepId: c.stepId }, cause: 'failure', error: c.error }));
+      const step = await tx.getJob(c.stepId);
+      if (!step || step.kind !== 'step' || step.status !== 'running') continue;
+      await l.workersChanged(await tx.cancelWorkers({ scope: { stepId: step.id }, cause: 'failure', error: thresholdCancel(step.name) }));
+      await l.stepsChanged(await tx.setStatus({ ids: [step.id], from: ['running'], to: 'failed', error: c.error, finish: true, clearLease: true }));
+      await settleRun(l, step.managerId);
     } else {
+      const manager = await tx.getJob(c.managerId);
+      if (!manager || manager.kind !== 'manager' || manager.status !== 'running') continue;
       await cancelRunRemainder(l, c.managerId, c.cause, c.error);
+      await l.managersChanged(await tx.setStatus({ ids: [c.managerId], from: ['running'], to: 'failed', error: c.runError, finish: true }));
     }
   }
   return l.finish();

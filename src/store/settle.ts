@@ -40,9 +40,14 @@ export const NEAR_END = 100_000;
  * What the bound does not cover (a transaction stalled between its read and its commit while more
  * than NEAR_END other jobs end, or one set-based change of more than NEAR_END jobs racing the last
  * acknowledgement) leaves a finished step running until the sweep (`store.sweep()`, run by every
- * lease rescuer) ends it. Steps are locked in id order, after the job rows and before the manager
- * row, the same order everywhere, so these locks do not deadlock with each other; the store retries
- * a transaction PostgreSQL aborts as a deadlock victim anyway.
+ * lease rescuer) ends it.
+ *
+ * Lock order, the same in every transaction: job rows (in id order), then steps (in id order), then
+ * the run. A step that crossed its failure threshold must cancel its remaining jobs, that is lock
+ * rows that other acknowledgers hold while they wait for this step's lock; where the dialect allows
+ * (StoreTx.deferCascade) that ending is carried out right after the commit, in a transaction that
+ * takes the locks in order. The store retries a transaction PostgreSQL aborts as a deadlock victim
+ * (a user's retry or cancel racing a run's end can still meet one).
  */
 export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise<void> {
   const runs = new Set<number>();
@@ -59,9 +64,11 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
     const verdict = stepVerdict({ counts, planned: step.planned !== null, policy });
     if (verdict.status === 'running') continue;
     if (verdict.status === 'failed' && verdict.cancelRemaining) {
-      const error = `Cancelled: step "${step.name}" crossed its failure threshold`;
-      if (l.tx.deferCascade) l.tx.deferCascade({ kind: 'step', stepId: id, error });
-      else await l.workersChanged(await l.tx.cancelWorkers({ scope: { stepId: id }, cause: 'failure', error }));
+      if (l.tx.deferCascade) {
+        l.tx.deferCascade({ kind: 'step', stepId: id, error: verdict.error });
+        continue;
+      }
+      await l.workersChanged(await l.tx.cancelWorkers({ scope: { stepId: id }, cause: 'failure', error: thresholdCancel(step.name) }));
     }
     await l.stepsChanged(
       await l.tx.setStatus({
@@ -76,6 +83,11 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
     runs.add(step.managerId);
   }
   for (const managerId of [...runs].sort((a, b) => a - b)) await settleRun(l, managerId);
+}
+
+/** What the jobs a step's failure threshold cancels say. */
+export function thresholdCancel(stepName: string): string {
+  return `Cancelled: step "${stepName}" crossed its failure threshold`;
 }
 
 /** True when the step cannot end or fail through anything in flight now (see settleSteps). */
@@ -138,17 +150,13 @@ export async function settleRun(l: Ledger, managerId: number): Promise<void> {
   const plan = planRun(states);
   if (plan.failedBy) {
     const error = `Cancelled: step "${plan.failedBy.name}" failed`;
-    if (l.tx.deferCascade) l.tx.deferCascade({ kind: 'run', managerId, cause: 'failure', error });
-    else await cancelRunRemainder(l, managerId, 'failure', error);
-    await l.managersChanged(
-      await l.tx.setStatus({
-        ids: [managerId],
-        from: ['running'],
-        to: 'failed',
-        error: `Step "${plan.failedBy.name}" failed: ${plan.failedBy.error ?? 'see its jobs'}`,
-        finish: true,
-      }),
-    );
+    const runError = `Step "${plan.failedBy.name}" failed: ${plan.failedBy.error ?? 'see its jobs'}`;
+    if (l.tx.deferCascade) {
+      l.tx.deferCascade({ kind: 'run', managerId, cause: 'failure', error, runError });
+      return;
+    }
+    await cancelRunRemainder(l, managerId, 'failure', error);
+    await l.managersChanged(await l.tx.setStatus({ ids: [managerId], from: ['running'], to: 'failed', error: runError, finish: true }));
     return;
   }
   if (plan.release.length > 0) await l.tx.releaseSteps(plan.release);

@@ -60,13 +60,14 @@ export interface LeaseAck {
 }
 
 /**
- * A set-based cancellation decided inside a transaction that holds a step's or a run's row lock: the
- * remaining worker jobs of a step that crossed its failure threshold, or what is left of a run that
- * failed. See `StoreTx.deferCascade`.
+ * An ending decided inside a transaction that holds a step's or a run's row lock, whose set-based
+ * cancellation must lock job rows: a step that crossed its failure threshold (`error`: the step's
+ * error), or a run failed by one of its steps (`error`: what its cancelled jobs and steps say,
+ * `runError`: the run's error). See `StoreTx.deferCascade`.
  */
 export type Cascade =
   | { kind: 'step'; stepId: number; error: string }
-  | { kind: 'run'; managerId: number; cause: CancelCause; error: string };
+  | { kind: 'run'; managerId: number; cause: CancelCause; error: string; runError: string };
 
 /** Which worker jobs a set-based action touches. */
 export type WorkerScope = { managerId: number } | { stepId: number } | { ids: number[] };
@@ -84,12 +85,15 @@ export interface StoreTx {
   fenceInserts?(stepId: number): Promise<void>;
 
   /**
-   * When present, set-based cancellations decided while holding a step's or run's lock are not run
-   * here but handed to the store, which runs them in their own transaction right after this one
-   * commits (mutations.runCascades). Cancelling a step's jobs means locking their rows, and other
-   * transactions may hold some of those rows while they wait for the step's lock (every transaction
-   * locks job rows, then steps, then the run); cancelling them under the step's lock would deadlock.
-   * Dialects whose transactions run one at a time (SQLite) leave it out and cancel in place.
+   * When present, an ending that needs a set-based cancellation (a step crossing its failure
+   * threshold, a run failed by a step) is not carried out here but handed to the store, which runs it
+   * in a transaction of its own right after this one commits (mutations.runCascades): cancel the
+   * jobs, then end the step or run. Cancelling means locking job rows, and other transactions may
+   * hold some of them while they wait for the step's lock (every transaction locks job rows, then
+   * steps, then the run), so doing it under the step's lock would deadlock. The step or run stays
+   * running until its jobs are cancelled, so nobody sees it ended with work still open, and a crash
+   * in between leaves it for the sweep to judge again. Dialects whose transactions run one at a time
+   * (SQLite) leave it out and do everything in place.
    */
   deferCascade?(cascade: Cascade): void;
 

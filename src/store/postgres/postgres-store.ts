@@ -247,18 +247,23 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A mutation: `fn` in a transaction, then the cancellations it deferred in a transaction of their
-   * own, their effects added to the mutation's (`effectsOf` finds them in its result). Should that
-   * second transaction fail, the sweep finishes the work (UNFINISHED_CASCADES).
+   * A mutation: `fn` in a transaction, then the endings it deferred (StoreTx.deferCascade) in
+   * transactions of their own, their effects added to the mutation's (`effectsOf` finds them in its
+   * result). Should those fail, the steps and runs concerned are still running, and the next sweep
+   * (or acknowledgement) judges them again.
    */
   private async write<T>(fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>, effectsOf?: (r: T) => Effects): Promise<T> {
     const { result, cascades } = await this.transaction(fn);
-    if (cascades.length > 0) {
+    let pending = cascades;
+    // A step's ending may decide its run's: a second round at most, in practice.
+    for (let round = 0; pending.length > 0 && round < 4; round++) {
       try {
-        const { result: more } = await this.transaction((tx) => M.runCascades(tx, cascades));
-        if (effectsOf) mergeEffects(effectsOf(result), more);
+        const next = await this.transaction((tx) => M.runCascades(tx, pending));
+        if (effectsOf) mergeEffects(effectsOf(result), next.result);
+        pending = next.cascades;
       } catch (err) {
         this.options.onError?.(err as Error);
+        break;
       }
     }
     return result;
@@ -307,15 +312,8 @@ export class PostgresStore implements Store {
     return this.write((tx) => M.rescueExpiredLeases(tx, params), (r) => r.effects);
   }
 
-  /**
-   * The shared sweep, then the cancellations a crash kept from running after their transaction
-   * committed (runs and steps that ended within the last hour with work still open).
-   */
-  async sweep(): Promise<Effects> {
-    const effects = await this.write((tx) => M.sweep(tx), (e) => e);
-    const leftover = await this.write(async (tx) => M.runCascades(tx, await tx.unfinishedCascades(3_600_000, 100)));
-    mergeEffects(effects, leftover);
-    return effects;
+  sweep(): Promise<Effects> {
+    return this.write((tx) => M.sweep(tx), (e) => e);
   }
 
   cancel(params: { id: number; cause?: CancelCause; reason?: string }) {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CancelCause, JobStatus } from '../../core/job.js';
+import type { JobStatus } from '../../core/job.js';
 import { addCounts, countsFrom, emptyCounts, type CounterDeltas, type Counts } from '../../core/progress.js';
 import {
   changeFromRow,
@@ -52,7 +52,7 @@ const STATUS_KEYS = ['pending', 'running', 'completed', 'failed', 'cancelled'] a
  * locked only for the last round trip instead of the whole transaction.
  */
 export class PostgresTx implements StoreTx {
-  /** Cancellations decided under a step's or run's lock, run by the store after the commit. */
+  /** Endings decided under a step's or run's lock, carried out by the store after the commit. */
   readonly cascades: Cascade[] = [];
   private readonly deltas = new Map<string, { owner: number; scope: CounterScope; d: Record<JobStatus, number> }>();
 
@@ -70,20 +70,6 @@ export class PostgresTx implements StoreTx {
 
   deferCascade(cascade: Cascade): void {
     this.cascades.push(cascade);
-  }
-
-  /** Cancellations a crash may have left undone (see UNFINISHED_CASCADES), as cascades to run. */
-  async unfinishedCascades(sinceMs: number, limit: number): Promise<Cascade[]> {
-    return (await this.q('UNFINISHED_CASCADES', [this.now - sinceMs, limit])).map((r): Cascade =>
-      r.kind === 'step'
-        ? { kind: 'step', stepId: Number(r.id), error: `Cancelled: step "${String(r.name)}" crossed its failure threshold` }
-        : {
-            kind: 'run',
-            managerId: Number(r.id),
-            cause: (r.cancel_cause as CancelCause | null) ?? 'failure',
-            error: String(r.error ?? 'Cancelled: the run ended'),
-          },
-    );
   }
 
   async fenceInserts(stepId: number): Promise<void> {

@@ -333,25 +333,6 @@ export const RUNS_PAST_DEADLINE = `
 SELECT id FROM jobs WHERE kind = 'manager' AND status = 'running' AND timeout_ms IS NOT NULL
   AND started_at + timeout_ms < $1 LIMIT $2`;
 
-/**
- * Runs and steps that ended in failure or cancellation since $1 with work still open: a cancellation
- * deferred to its own transaction (StoreTx.deferCascade) that a crash kept from running. Steps only
- * when they failed on their threshold (their error is the verdict's); runs when a step or any worker
- * job is still pending or running. At most $2.
- */
-export const UNFINISHED_CASCADES = `
-SELECT j.id, j.kind, j.name, j.cancel_cause, j.error FROM jobs j
-WHERE j.kind IN ('step', 'manager') AND j.finished_at > $1 AND j.status IN ('failed', 'cancelled')
-  AND CASE WHEN j.kind = 'step' THEN
-        j.status = 'failed' AND j.error LIKE '% worker jobs failed (max_failures = %'
-        AND EXISTS (SELECT 1 FROM jobs w WHERE w.step_id = j.id AND w.status IN ('pending', 'running'))
-      ELSE
-        EXISTS (SELECT 1 FROM jobs s WHERE s.manager_id = j.id AND s.kind = 'step'
-                AND (s.status IN ('pending', 'running')
-                     OR EXISTS (SELECT 1 FROM jobs w WHERE w.step_id = s.id AND w.status IN ('pending', 'running'))))
-      END
-ORDER BY j.finished_at LIMIT $2`;
-
 /** Up to $1 running runs. */
 export const RUNNING_MANAGERS = `SELECT id FROM jobs WHERE kind = 'manager' AND status = 'running' ORDER BY id LIMIT $1`;
 

@@ -65,8 +65,6 @@ CREATE INDEX jobs_runs_definition ON jobs (definition_id, id) WHERE kind = 'mana
 -- Lease rescue, expired first. Heartbeats go by id (the worker knows what it holds), so there is no
 -- index by owner.
 CREATE INDEX jobs_lease_expiry ON jobs (lease_expires_at) WHERE status = 'running' AND lease_expires_at IS NOT NULL;
--- Steps and runs that ended lately: the sweep finishes cancellations a crash left undone.
-CREATE INDEX jobs_ended ON jobs (finished_at) WHERE kind IN ('step', 'manager');
 -- Dedupe of keyed jobs within a step (insertWorkers: ON CONFLICT DO NOTHING).
 CREATE UNIQUE INDEX jobs_step_key ON jobs (step_id, key) WHERE key IS NOT NULL;
 
