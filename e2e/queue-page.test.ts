@@ -524,6 +524,41 @@ describe('the queue page', () => {
     );
   }, 60_000);
 
+  it('takes the token from its address once, keeps it for the tab, and sends it on every request and the socket', async () => {
+    const secured = await startServer({ token: 's3cret-token' });
+    try {
+      await saveDefinition(secured, TICK_DEFINITION);
+      const runId = await execute(secured, 'tick');
+      await withPage(async (w) => {
+        const sockets: string[] = [];
+        w.page.on('websocket', (ws) => sockets.push(ws.url()));
+        await w.page.goto(`${secured.url}/?token=s3cret-token#/runs/${runId}`);
+        await w.page.getByTestId('run-head').waitFor();
+        await w.page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'connected', null, {
+          timeout: 10_000,
+        });
+        expect(w.page.url()).toBe(`${secured.url}/#/runs/${runId}`);
+        expect(await w.page.evaluate(() => sessionStorage.getItem('stepq.token'))).toBe('s3cret-token');
+        for (const r of w.apiRequests) expect(await r.headerValue('authorization')).toBe('Bearer s3cret-token');
+        expect(sockets.at(-1)).toContain('token=s3cret-token');
+        // A reload of the tab keeps working without the token in the address.
+        await w.page.reload();
+        await w.page.getByTestId('run-head').waitFor();
+        await waitForRunEnd(secured, runId);
+        await waitForBadge(w.page, '[data-testid="run-head"]', 'completed', 5000);
+      });
+      // Without the token the page says what is wrong instead of showing nothing.
+      await withPage(async (w) => {
+        await w.page.goto(`${secured.url}/#/runs`);
+        await w.page.getByRole('alert').waitFor();
+        expect(await w.page.getByRole('alert').textContent()).toContain('ERR_UNAUTHORIZED');
+      });
+    } finally {
+      await secured.stop();
+      secured.cleanup();
+    }
+  }, 60_000);
+
   // Last: it restarts the server.
   it('recovers from a server restart mid-run and ends exact', async () => {
     await saveDefinition(server, `id = "restart"\nname = "Restart"\n\n[step.work]\ntype = "synthetic"\ncount = 6000\nduration_ms = 8\n`);

@@ -26,6 +26,8 @@ export interface TestServer {
 
 export interface ServerOptions {
   concurrency?: number;
+  /** Require this token (Authorization: Bearer, or ?token= on /ws). */
+  token?: string;
   /** Extra definitions to save before the server starts (TOML sources). */
   definitions?: string[];
 }
@@ -49,7 +51,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
       logger: pino({ level: 'silent' }),
     });
     e.start({ workers: true, rescuer: true, scheduler: false });
-    const a = await buildApp({ engine: e, logger: false, webRoot });
+    const a = await buildApp({ engine: e, logger: false, webRoot, token: opts.token ?? null });
     await a.listen({ host: '127.0.0.1', port });
     const address = a.server.address();
     if (address && typeof address === 'object') port = address.port;
@@ -74,7 +76,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
       throw new Error('read-only');
     },
     async api<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
       let payload: string | undefined;
       if (body !== undefined) {
         headers['content-type'] = contentType ?? 'application/json';
