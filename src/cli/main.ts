@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
+import { workerCommand } from './worker.js';
 
 const DEFAULT_STORE = 'sqlite:./stepq.db';
 
@@ -59,6 +60,21 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .action(async (opts) => {
       code = await serveCommand(opts, io);
+    });
+
+  program
+    .command('worker')
+    .description('work the shared queue of a PostgreSQL store: worker pool and lease rescuer, no HTTP (run as many as you like)')
+    .option('--store <url>', 'postgres://user@host:port/db (SQLite stores belong to one process)', process.env.STEPQ_STORE ?? DEFAULT_STORE)
+    .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
+    .option('--types <a,b>', 'claim only jobs of these step types')
+    .option('--allow-shell', 'allow the shell step type', false)
+    .option('--lease-ms <ms>', 'lease length; heartbeats every third of it (default 30000)', positiveInt)
+    .option('--rescue-ms <ms>', 'how often expired leases are reclaimed (default 5000)', positiveInt)
+    .option('--grace-ms <ms>', 'on SIGINT/SIGTERM, how long running jobs may finish before they are handed back', positiveInt, 10_000)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
+    .action(async (opts) => {
+      code = await workerCommand(opts, io);
     });
 
   program
