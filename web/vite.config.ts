@@ -9,7 +9,8 @@ const target = process.env.STEPQ_URL ?? 'http://127.0.0.1:7700';
 
 export default defineConfig({
   root,
-  base: './',
+  // Served at / by `stepq serve`; absolute asset paths also work from index.html served for other paths.
+  base: '/',
   plugins: [react()],
   build: {
     outDir: 'dist',
