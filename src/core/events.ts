@@ -37,6 +37,8 @@ export interface StepProgress {
 export interface ManagerProgress {
   managerId: number;
   name: string;
+  definitionId: string | null;
+  createdAt: number;
   status: JobStatus;
   /** Worker jobs of the whole run by status (the sum of its steps' counts). */
   counts: Counts;

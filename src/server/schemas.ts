@@ -182,6 +182,8 @@ export const JobsQuery = z.object({
   definition_id: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(200).optional(),
+  /** Row number to start at (instead of a cursor): jumps into a long list in one request. */
+  offset: z.coerce.number().int().min(0).max(100_000_000).optional(),
   order: z.enum(['asc', 'desc']).optional(),
 });
 

@@ -157,6 +157,8 @@ export function liveManagerProgress(p: ManagerProgress): ManagerProgressPayload 
   return {
     manager_id: p.managerId,
     name: p.name,
+    definition_id: p.definitionId,
+    created_at: p.createdAt,
     status: p.status,
     ...wireCounts(p.counts),
     steps: wireCounts(p.steps),

@@ -133,6 +133,8 @@ export function managerSnapshotFromRow(r: Row): ManagerSnapshot {
   return {
     managerId: num(r.id),
     name: String(r.name),
+    definitionId: strOrNull(r.definition_id),
+    createdAt: num(r.created_at),
     status: r.status as JobStatus,
     counts: countsFromRow(r),
     steps: countsFromRow(r, 's_'),

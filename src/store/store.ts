@@ -52,6 +52,8 @@ export interface StepSnapshot {
 export interface ManagerSnapshot {
   managerId: number;
   name: string;
+  definitionId: string | null;
+  createdAt: number;
   status: JobStatus;
   counts: Counts;
   steps: Counts;
@@ -144,6 +146,8 @@ export interface JobFilter {
   /** Case-insensitive substring of the name. */
   q?: string;
   definitionId?: string;
+  /** Only these jobs (at most a page of them: a client's visible rows). */
+  ids?: number[];
 }
 
 /** The start of a possibly large text value, and its full size in bytes. */
@@ -247,7 +251,13 @@ export interface Store {
   getJob(id: number): Promise<Job | null>;
   listJobs(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<Page<Job>>;
   /** listJobs for display: large values cut to `headChars` characters in the database. */
-  listJobSummaries(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number }): Promise<Page<JobSummary>>;
+  /**
+   * listJobs for display: large values cut to `headChars` characters in the database. `offset`
+   * (instead of a cursor) jumps to a row of a long list, e.g. the middle of a million-job step.
+   */
+  listJobSummaries(
+    params: JobFilter & { limit: number; cursor?: string; offset?: number; order?: 'asc' | 'desc'; headChars: number },
+  ): Promise<Page<JobSummary>>;
   getStepSnapshot(stepId: number): Promise<StepSnapshot | null>;
   getManagerSnapshot(managerId: number): Promise<ManagerSnapshot | null>;
   /** Counts of worker jobs under a job: a step's or a run's from counters, a worker's subtree counted. */

@@ -63,6 +63,9 @@ export interface StepProgressPayload {
 export interface ManagerProgressPayload extends Omit<StepProgressPayload, 'step_id'> {
   /** The run's steps by status. */
   steps: WireCounts;
+  /** So a list can place a run it has not loaded without asking the server. */
+  definition_id: string | null;
+  created_at: number;
 }
 
 export interface JobLogPayload {

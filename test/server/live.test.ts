@@ -140,6 +140,25 @@ describe('live socket', () => {
     for (const status of last.values()) expect(['running', 'completed']).toContain(status);
   });
 
+  it('a view sends the current state of the rows it adds', async () => {
+    s = await testServer({ tickMs: 50 });
+    const url = await s.listen();
+    const runId = await startRun(s, SYNTHETIC('done-view', 20));
+    await s.engine.waitForRun(runId);
+    const stepId = (await s.engine.listJobs({ parentId: runId, kind: 'step', limit: 1 })).data[0]!.id;
+    const ids = (await s.engine.listJobs({ stepId, limit: 5 })).data.map((j) => j.id);
+    const c = await connect(url);
+    c.send({ type: 'subscribe', topic: `step:${stepId}`, ids: ids.slice(0, 2) });
+    await c.waitFor((m) => m.type === 'subscribed');
+    c.send({ type: 'view', topic: `step:${stepId}`, ids: ids.slice(1, 5) });
+    for (const id of ids) {
+      const m = await c.waitFor((x) => x.type === 'job_status_change' && x.payload.job_id === id);
+      expect(m.payload).toMatchObject({ status: 'completed', step_id: stepId });
+    }
+    // Row 1 was in both views: sent once.
+    expect(c.messages.filter((m) => m.type === 'job_status_change' && m.payload.job_id === ids[1]).length).toBe(1);
+  });
+
   it('a client that stops reading keeps server memory bounded and gets the newest state when it reads again', async () => {
     s = await testServer({ concurrency: 50, tickMs: 20, start: false });
     const url = await s.listen();

@@ -75,6 +75,12 @@ describe('REST API', () => {
     expect(new Set(seen).size).toBe(120);
     expect([...seen].sort((a, b) => a - b)).toEqual(seen);
 
+    // offset jumps to a row in one request, and its cursor continues from there.
+    const jump = (await s.app.inject({ url: `/api/jobs?step_id=${stepId}&offset=100&limit=10` })).json();
+    expect(jump.data.map((j: { id: number }) => j.id)).toEqual(seen.slice(100, 110));
+    const after = (await s.app.inject({ url: `/api/jobs?step_id=${stepId}&limit=5&cursor=${encodeURIComponent(jump.next_cursor)}` })).json();
+    expect(after.data.map((j: { id: number }) => j.id)).toEqual(seen.slice(110, 115));
+
     const bad = await s.app.inject({ url: `/api/jobs?step_id=${stepId}&cursor=nonsense` });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('ERR_BAD_CURSOR');

@@ -63,10 +63,13 @@ export class LiveConnection {
     return view === undefined || view.has(jobId);
   }
 
-  setView(topic: string, ids: number[]): boolean {
-    if (!this.topics.has(topic)) return false;
-    this.views.set(topic, new Set(ids.slice(0, this.limits.maxViewIds)));
-    return true;
+  /** Narrows a step topic to `ids`; returns the ids that were not in view before (or null if not subscribed). */
+  setView(topic: string, ids: number[]): number[] | null {
+    if (!this.topics.has(topic)) return null;
+    const before = this.views.get(topic);
+    const next = new Set(ids.slice(0, this.limits.maxViewIds));
+    this.views.set(topic, next);
+    return [...next].filter((id) => !before?.has(id));
   }
 
   /**

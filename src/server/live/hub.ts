@@ -126,7 +126,11 @@ export class LiveHub {
         if (typeof msg.topic !== 'string' || !msg.topic.startsWith('step:') || !Array.isArray(msg.ids) || !msg.ids.every((i) => Number.isSafeInteger(i))) {
           return this.reject(conn, 'ERR_BAD_REQUEST', 'view takes a step:<id> topic you subscribed to and a list of job ids.');
         }
-        if (!conn.setView(msg.topic, msg.ids)) return this.reject(conn, 'ERR_BAD_REQUEST', `Subscribe to ${msg.topic} before sending its view.`);
+        {
+          const added = conn.setView(msg.topic, msg.ids);
+          if (added === null) return this.reject(conn, 'ERR_BAD_REQUEST', `Subscribe to ${msg.topic} before sending its view.`);
+          await this.pushJobs(conn, msg.topic, added);
+        }
         return;
       default:
         return this.reject(conn, 'ERR_BAD_REQUEST', `Unknown message type "${String((msg as { type: unknown }).type)}".`);
@@ -153,7 +157,7 @@ export class LiveHub {
       return this.reject(conn, 'ERR_BAD_REQUEST', 'ids go with a step:<id> topic, as a list of job ids.');
     }
     conn.topics.add(topic);
-    if (Array.isArray(ids)) conn.setView(topic, ids as number[]);
+    const added = Array.isArray(ids) ? (conn.setView(topic, ids as number[]) ?? []) : [];
     let set = this.subscribers.get(topic);
     if (!set) {
       set = new Set();
@@ -179,6 +183,7 @@ export class LiveHub {
       conn.replaceWithResync(topic, this.nextSeq(), 'the server restarted');
     } else {
       await this.pushSnapshot(conn, topic);
+      await this.pushJobs(conn, topic, added);
     }
     conn.sendNow([{ type: 'subscribed', seq: this.nextSeq(), topic, payload: { replayed } }]);
   }
@@ -204,6 +209,37 @@ export class LiveHub {
     } else if (kind === 'step') {
       const p = await engine.stepProgress(id);
       if (p) conn.enqueue(`${topic}|step:${id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
+    }
+  }
+
+  /**
+   * The current state of jobs that just came into a client's view: a change that happened between
+   * the client's page read and its view arriving would otherwise be missed for that row.
+   */
+  private async pushJobs(conn: LiveConnection, topic: string, ids: number[]): Promise<void> {
+    if (ids.length === 0 || !topic.startsWith('step:')) return;
+    const stepId = Number(topic.slice('step:'.length));
+    const page = await this.o.engine.listJobSummaries({ stepId, ids, limit: ids.length, headChars: 500 });
+    for (const j of page.data) {
+      conn.enqueue(`${topic}|job:${j.id}`, this.nextSeq(), {
+        type: 'job_status_change',
+        seq: 0,
+        topic,
+        payload: {
+          job_id: j.id,
+          parent_id: j.parentId,
+          step_id: j.stepId,
+          manager_id: j.managerId,
+          kind: j.kind,
+          type: j.type,
+          name: j.name,
+          status: j.status,
+          attempt: j.attempt,
+          started_at: j.startedAt,
+          finished_at: j.finishedAt,
+          error: j.heads.error?.head ?? null,
+        },
+      });
     }
   }
 

@@ -85,7 +85,7 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
         limit: q.limit ?? 50,
         order,
         headChars: LIST_PREVIEW_CHARS,
-        ...(q.cursor ? { cursor: q.cursor } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : q.offset !== undefined ? { offset: q.offset } : {}),
       });
       const data: WireJob[] = [];
       for (const job of page.data) {

@@ -218,6 +218,10 @@ export class SqliteStore implements Store {
       where.push('status IN (SELECT value FROM json_each(@statuses))');
       args.statuses = JSON.stringify(params.status);
     }
+    if (params.ids) {
+      where.push('id IN (SELECT value FROM json_each(@ids))');
+      args.ids = JSON.stringify(params.ids.slice(0, 1000));
+    }
     if (params.q) {
       where.push(`name LIKE @q ESCAPE '\\'`);
       args.q = `%${params.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -245,11 +249,15 @@ export class SqliteStore implements Store {
     return this.page(rows, limit);
   }
 
-  async listJobSummaries(params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number }): Promise<Page<JobSummary>> {
+  async listJobSummaries(
+    params: JobFilter & { limit: number; cursor?: string; offset?: number; order?: 'asc' | 'desc'; headChars: number },
+  ): Promise<Page<JobSummary>> {
     const { where, args } = this.jobWhere(params);
     const limit = Math.max(1, Math.min(1000, Math.floor(params.limit)));
-    const sql = `SELECT ${Q.SUMMARY_COLS} FROM jobs ${where} ORDER BY id ${(params.order ?? 'asc') === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit`;
-    const rows = (this.prepareRead(sql).all({ ...args, limit: limit + 1, head: params.headChars }) as Row[]).map(summaryFromRow);
+    // OFFSET walks the index (no rows read): a jump to row 500,000 of a step costs one index scan.
+    const offset = params.offset !== undefined && params.cursor === undefined ? Math.max(0, Math.floor(params.offset)) : 0;
+    const sql = `SELECT ${Q.SUMMARY_COLS} FROM jobs ${where} ORDER BY id ${(params.order ?? 'asc') === 'asc' ? 'ASC' : 'DESC'} LIMIT @limit OFFSET @offset`;
+    const rows = (this.prepareRead(sql).all({ ...args, limit: limit + 1, offset, head: params.headChars }) as Row[]).map(summaryFromRow);
     return this.page(rows, limit);
   }
 
