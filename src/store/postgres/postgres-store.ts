@@ -205,7 +205,7 @@ export class PostgresStore implements Store {
 
   /**
    * Runs `fn` in one transaction on one pooled connection. The clock is read in the same round trip
-   * as BEGIN; counter deltas are written just before COMMIT. A deadlock victim or serialization
+   * as BEGIN; counter deltas are written in the same round trip as COMMIT. A deadlock victim or serialization
    * failure runs again from the start (the mutation functions keep no state between attempts).
    * Returns the cancellations the transaction deferred (StoreTx.deferCascade).
    */
@@ -225,8 +225,7 @@ export class PostgresStore implements Store {
         }
         const tx = new PostgresTx(client, now, randomInt(COUNTER_SHARDS));
         const result = await fn(tx, client);
-        await tx.flushCounters();
-        await client.query('COMMIT');
+        await tx.commit();
         return { result, cascades: tx.cascades };
       } catch (err) {
         try {

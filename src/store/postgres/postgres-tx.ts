@@ -47,7 +47,7 @@ const STATUS_KEYS = ['pending', 'running', 'completed', 'failed', 'cancelled'] a
 /**
  * The PostgreSQL side of one transaction (READ COMMITTED) on one pooled connection.
  *
- * Counter deltas are kept here and written in one statement just before COMMIT (`flushCounters`):
+ * Counter deltas are kept here and written in one statement together with COMMIT (`commit`):
  * readers inside the transaction add them to what the table holds, and the counter shard rows are
  * locked only for the last round trip instead of the whole transaction.
  */
@@ -150,22 +150,29 @@ export class PostgresTx implements StoreTx {
     return own ? addCounts(counts, own) : counts;
   }
 
-  /** Writes the counter deltas of this transaction to its shard, in one statement. Call before COMMIT. */
-  async flushCounters(): Promise<void> {
+  /** Writes the counter deltas of this transaction to its shard and commits, in one round trip. */
+  async commit(): Promise<void> {
     const entries = [...this.deltas.values()].filter((e) => STATUS_KEYS.some((s) => e.d[s] !== 0));
     this.deltas.clear();
-    if (entries.length === 0) return;
-    await this.q('ADD_COUNTERS', [
-      this.shard,
-      entries.map((e) => e.owner),
-      entries.map((e) => e.scope),
-      ...STATUS_KEYS.map((s) => entries.map((e) => e.d[s])),
-    ]);
+    await this.client.query(entries.length ? Q.addCountersThenCommit(this.shard, entries) : 'COMMIT');
   }
+
+  /**
+   * Worker counters of steps, as the last completeJobs statement saw them. Used once, by the next
+   * getCounters that asks for nothing else (settleSteps' first look, which needs no particular
+   * freshness), and dropped as soon as a row lock is taken: a read after a lock must be a new one.
+   */
+  private prefetched: Map<number, Counts> | null = null;
 
   async getCounters(ownerIds: number[], scope: CounterScope): Promise<Map<number, Counts>> {
     const out = new Map<number, Counts>();
     if (ownerIds.length === 0) return out;
+    const pre = this.prefetched;
+    this.prefetched = null;
+    if (pre && scope === 'w' && ownerIds.every((id) => pre.has(id))) {
+      for (const id of ownerIds) out.set(id, this.withOwn(pre.get(id)!, id, scope));
+      return out;
+    }
     for (const r of await this.q('GET_COUNTERS', [scope, ownerIds])) out.set(Number(r.owner_id), countsFromRow(r));
     for (const id of ownerIds) {
       const base = out.get(id);
@@ -176,11 +183,13 @@ export class PostgresTx implements StoreTx {
   }
 
   async getJob(id: number, opts: { lock?: boolean } = {}): Promise<JobRow | null> {
+    if (opts.lock) this.prefetched = null;
     const [r] = await this.q(opts.lock ? 'GET_JOB_FOR_UPDATE' : 'GET_JOB', [id]);
     return r ? jobFromRow(r) : null;
   }
 
   async stepsOfRun(managerId: number, opts: { lock?: boolean } = {}): Promise<JobRow[]> {
+    if (opts.lock) this.prefetched = null;
     return (await this.q(opts.lock ? 'STEPS_OF_RUN_FOR_UPDATE' : 'STEPS_OF_RUN', [managerId])).map(jobFromRow);
   }
 
@@ -219,8 +228,10 @@ export class PostgresTx implements StoreTx {
   }
 
   async completeJobs(acks: Array<LeaseAck & { result: string }>): Promise<ChangedRow[]> {
-    const rows = await this.q('COMPLETE', [acks.map((a) => a.id), acks.map((a) => a.token), acks.map((a) => a.result), this.now]);
-    return rows.map((r) => changeFromRow(r, 'running'));
+    const [r] = await this.q('COMPLETE', [acks.map((a) => a.id), acks.map((a) => a.token), acks.map((a) => a.result), this.now]);
+    const parse = (v: unknown): Row[] => (v === null || v === undefined ? [] : (JSON.parse(String(v)) as Row[]));
+    this.prefetched = new Map(parse(r?.counters).map((c) => [Number(c.owner_id), countsFromRow(c)]));
+    return parse(r?.rows).map((row) => changeFromRow(row, 'running'));
   }
 
   async failJobs(acks: Array<LeaseAck & { error: string }>): Promise<ChangedRow[]> {
@@ -368,19 +379,28 @@ RETURNING j.id, j.kind, j.parent_id, j.step_id, j.manager_id, j.type, j.name, j.
     return { jobs, logs };
   }
 
+  /** Manager snapshots read along with step snapshots (see stepSnapshots), by id. */
+  private managersRead = new Map<number, ManagerSnapshot>();
+
+  /** Step snapshots, and those of their runs in the same round trip (the Ledger asks for both). */
   async stepSnapshots(ids: number[]): Promise<StepSnapshot[]> {
     if (ids.length === 0) return [];
-    return (await this.q('STEP_SNAPSHOTS', [ids])).map((r) => {
-      const s = stepSnapshotFromRow(r);
+    const [r] = await this.q('STEP_AND_RUN_SNAPSHOTS', [ids]);
+    const parse = (v: unknown): Row[] => (v === null || v === undefined ? [] : (JSON.parse(String(v)) as Row[]));
+    this.managersRead = new Map(parse(r?.managers).map((row) => [Number(row.id), managerSnapshotFromRow(row)]));
+    return parse(r?.steps).map((row) => {
+      const s = stepSnapshotFromRow(row);
       return { ...s, counts: this.withOwn(s.counts, s.stepId, 'w') };
     });
   }
 
   async managerSnapshots(ids: number[]): Promise<ManagerSnapshot[]> {
     if (ids.length === 0) return [];
-    return (await this.q('MANAGER_SNAPSHOTS', [ids])).map((r) => {
-      const m = managerSnapshotFromRow(r);
-      return { ...m, counts: this.withOwn(m.counts, m.managerId, 'w'), steps: this.withOwn(m.steps, m.managerId, 's') };
-    });
+    const read = this.managersRead;
+    this.managersRead = new Map();
+    const missing = ids.filter((id) => !read.has(id));
+    const rows = missing.length ? (await this.q('MANAGER_SNAPSHOTS', [missing])).map(managerSnapshotFromRow) : [];
+    const all = [...ids.filter((id) => read.has(id)).map((id) => read.get(id)!), ...rows];
+    return all.map((m) => ({ ...m, counts: this.withOwn(m.counts, m.managerId, 'w'), steps: this.withOwn(m.steps, m.managerId, 's') }));
   }
 }

@@ -177,13 +177,25 @@ RETURNING ${CLAIM_COLS}`;
  */
 const LOCK_RUNNING = `l AS (SELECT id FROM jobs WHERE id = ANY($1::bigint[]) AND status = 'running' ORDER BY id FOR UPDATE)`;
 
-/** Completes the jobs in $1 (bigint[]) that run under the matching lease token in $2 with results $3 (JSON text[]); $4 now. */
+/**
+ * Completes the jobs in $1 (bigint[]) that run under the matching lease token in $2 with results $3
+ * (JSON text[]); $4 now. One row, two JSON arrays: `rows`, the changes; `counters`, the committed
+ * worker counters of their steps as this statement saw them (the unlocked first look of settleSteps,
+ * read here to save it a round trip).
+ */
 export const COMPLETE = `
-WITH ${LOCK_RUNNING}
-UPDATE jobs j SET status = 'completed', result = a.result::json, error = NULL, finished_at = $4, ${CLEAR_LEASE}
-FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result), l
-WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
-RETURNING ${CHANGE_COLS}`;
+WITH ${LOCK_RUNNING},
+upd AS (
+  UPDATE jobs j SET status = 'completed', result = a.result::json, error = NULL, finished_at = $4, ${CLEAR_LEASE}
+  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result), l
+  WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
+  RETURNING ${CHANGE_COLS}
+)
+SELECT (SELECT json_agg(upd) FROM upd) AS rows,
+       (SELECT json_agg(c) FROM (
+          SELECT owner_id, sum(pending)::bigint AS pending, sum(running)::bigint AS running, sum(completed)::bigint AS completed,
+                 sum(failed)::bigint AS failed, sum(cancelled)::bigint AS cancelled
+          FROM counters WHERE scope = 'w' AND owner_id IN (SELECT step_id FROM upd) GROUP BY owner_id) c) AS counters`;
 
 /** Fails for good the jobs in $1 that run under the matching lease token in $2, with errors $3; $4 now. */
 export const FAIL = `
@@ -371,6 +383,43 @@ SELECT j.id, j.name, j.status, j.started_at, j.finished_at,
        s.cancelled AS s_cancelled
 FROM jobs j ${SUMMED('w', 'j.id')} w ON true ${SUMMED('s', 'j.id')} s ON true
 WHERE j.id = ANY($1::bigint[]) AND j.kind = 'manager'`;
+
+/**
+ * STEP_SNAPSHOTS for the steps in $1 (bigint[]) and MANAGER_SNAPSHOTS for their runs, as two JSON
+ * arrays in one row: what a transaction publishes, in one round trip instead of two.
+ */
+export const STEP_AND_RUN_SNAPSHOTS = `
+SELECT (SELECT json_agg(x) FROM (${STEP_SNAPSHOTS}) x) AS steps,
+       (SELECT json_agg(y) FROM (
+          SELECT j.id, j.name, j.status, j.started_at, j.finished_at,
+                 w.pending, w.running, w.completed, w.failed, w.cancelled,
+                 s.pending AS s_pending, s.running AS s_running, s.completed AS s_completed, s.failed AS s_failed,
+                 s.cancelled AS s_cancelled
+          FROM jobs j ${SUMMED('w', 'j.id')} w ON true ${SUMMED('s', 'j.id')} s ON true
+          WHERE j.id IN (SELECT manager_id FROM jobs WHERE id = ANY($1::bigint[]) AND kind = 'step') AND j.kind = 'manager'
+        ) y) AS managers`;
+
+/**
+ * ADD_COUNTERS with its values written into the text (integers only, scopes from a closed set), so
+ * that it travels with COMMIT in one round trip (the simple query protocol takes no parameters).
+ */
+export function addCountersThenCommit(
+  shard: number,
+  rows: Array<{ owner: number; scope: 'w' | 's' | 'm'; d: Record<'pending' | 'running' | 'completed' | 'failed' | 'cancelled', number> }>,
+): string {
+  const int = (n: number): string => {
+    if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`);
+    return String(n);
+  };
+  const ints = (xs: number[]): string => `'{${xs.map(int).join(',')}}'`;
+  const values: string[] = [
+    int(shard),
+    ints(rows.map((r) => r.owner)),
+    `'{${rows.map((r) => (r.scope === 'w' || r.scope === 's' || r.scope === 'm' ? r.scope : int(NaN))).join(',')}}'`,
+    ...(['pending', 'running', 'completed', 'failed', 'cancelled'] as const).map((k) => ints(rows.map((r) => r.d[k]))),
+  ];
+  return `${ADD_COUNTERS.replace(/\$(\d+)/g, (_, i: string) => values[Number(i) - 1]!)};\nCOMMIT`;
+}
 
 /** Global counts: managers (scope m) and worker jobs (scope w) by status, shards summed. */
 export const STATS = `
