@@ -16,7 +16,7 @@ import type { Definition, DefinitionIssue, ParseResult } from '../definitions/ty
 import { EventBus } from '../events/bus.js';
 import { notifyTargetOf, PgNotifyBridge } from '../events/pg-notify.js';
 import { builtinStepTypes } from '../steps/index.js';
-import type { JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
+import type { Effects, JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
 import { EventPublisher } from './event-publisher.js';
 import { ExternalWatcher } from './external-watcher.js';
 import { JobRunner } from './job-runner.js';
@@ -123,7 +123,10 @@ export class Stepq implements AsyncDisposable {
           origin: this.owner,
           logger: this.logger.child({ component: 'pg-notify' }),
           onWake: () => this.pool.wake(),
-          onEffects: (effects) => this.publisher.publish(effects),
+          onEffects: (effects) => {
+            this.abortCancelled(effects);
+            this.publisher.publish(effects);
+          },
           readSnapshots: async (stepIds, managerIds) => ({
             steps: (await Promise.all(stepIds.map((id) => store.getStepSnapshot(id)))).filter((x) => x !== null),
             managers: (await Promise.all(managerIds.map((id) => store.getManagerSnapshot(id)))).filter((x) => x !== null),
@@ -168,7 +171,7 @@ export class Stepq implements AsyncDisposable {
       ...(options.types ? { types: options.types } : {}),
       timers: this.timers,
       logger: this.logger.child({ component: 'worker-pool' }),
-      run: (job, signal) => runner.run(job, signal),
+      run: (job, ac) => runner.run(job, ac),
       publish,
       beforeAck: () => this.logs.flush(),
     });
@@ -190,11 +193,7 @@ export class Stepq implements AsyncDisposable {
       startRun: (definition) => this.startRun({ definition }).then((r) => r.managerId),
     });
     this.watcher = new ExternalWatcher({ store, timers: this.timers, logger: this.logger.child({ component: 'external-watcher' }), publish });
-    // A job cancelled while this process runs it: abort its handler now (other processes find out
-    // at their next heartbeat).
-    this.bus.on('job_status_change', (e) => {
-      if (e.status === 'cancelled') this.pool.abort(e.jobId, 'cancelled', e.error ?? 'Cancelled');
-    });
+
   }
 
   /** Registers a step type (a name, a zod config schema, `plan` and `run`). */
@@ -267,7 +266,19 @@ export class Stepq implements AsyncDisposable {
     tick();
   }
 
-  private publish(effects: Parameters<EventPublisher['publish']>[0]): void {
+  /**
+   * A job cancelled while this process runs it: abort its handler now (from this process's effects,
+   * or another's through the bridge; without a bridge, at the next heartbeat). Read from the effects,
+   * so that no job event is built when nobody listens to the bus.
+   */
+  private abortCancelled(effects: Effects): void {
+    for (const j of effects.jobs) {
+      if (j.status === 'cancelled' && j.kind !== 'manager') this.pool.abort(j.id, 'cancelled', j.error ?? 'Cancelled');
+    }
+  }
+
+  private publish(effects: Effects): void {
+    this.abortCancelled(effects);
     this.publisher.publish(effects);
     this.bridge?.publish(effects);
   }

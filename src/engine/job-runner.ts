@@ -57,11 +57,15 @@ export interface JobRunnerOptions {
 export class JobRunner {
   constructor(private readonly o: JobRunnerOptions) {}
 
-  async run(job: ClaimedJob, signal: AbortSignal): Promise<RunOutcome> {
-    return job.kind === 'step' ? this.plan(job, signal) : this.work(job, signal);
+  /**
+   * `ac` is the job's own controller (the pool aborts it on cancel, lease loss and shutdown; the
+   * runner on timeout): one per job, since a controller and its listeners cost more than a no-op job.
+   */
+  async run(job: ClaimedJob, ac: AbortController): Promise<RunOutcome> {
+    return job.kind === 'step' ? this.plan(job, ac.signal) : this.work(job, ac);
   }
 
-  private async work(job: ClaimedJob, outer: AbortSignal): Promise<RunOutcome> {
+  private async work(job: ClaimedJob, ac: AbortController): Promise<RunOutcome> {
     let info: StepInfo;
     try {
       info = await this.o.steps.get(job.stepId);
@@ -76,10 +80,6 @@ export class JobRunner {
         retryAt: null,
       };
     }
-    const ac = new AbortController();
-    const onOuter = (): void => ac.abort(outer.reason);
-    if (outer.aborted) onOuter();
-    else outer.addEventListener('abort', onOuter, { once: true });
     const timer =
       job.timeoutMs !== null
         ? this.o.timers.after(job.timeoutMs, () =>
@@ -129,7 +129,6 @@ export class JobRunner {
       return { kind: 'failed', error: describeError(err), retryAt: permanent ? null : this.retryAt(job, info) };
     } finally {
       timer?.cancel();
-      outer.removeEventListener('abort', onOuter);
       this.o.logs.endJob(job.id);
     }
   }

@@ -22,7 +22,7 @@ export interface WorkerPoolOptions {
   types?: string[];
   timers: Timers;
   logger: Logger;
-  run: (job: ClaimedJob, signal: AbortSignal) => Promise<RunOutcome>;
+  run: (job: ClaimedJob, ac: AbortController) => Promise<RunOutcome>;
   publish: (effects: Effects) => void;
   /** Called before acknowledgements are written (log lines go first, so a finished job has its logs). */
   beforeAck?: () => Promise<void>;
@@ -149,7 +149,7 @@ export class WorkerPool {
     const ac = new AbortController();
     this.inFlight.set(job.id, { job, ac });
     void this.o
-      .run(job, ac.signal)
+      .run(job, ac)
       .catch((err: unknown): RunOutcome => ({ kind: 'failed', error: `stepq internal error: ${errorMessage(err)}`, retryAt: null }))
       .then((outcome) => this.finish(job, outcome));
   }

@@ -348,7 +348,44 @@ for (const target of engineTargets) {
       expect(job!.error).toContain('ERR_JOB_TIMEOUT');
     });
 
-    it('keeps logs per job with a cap per job, readable per step and per run', async () => {
+    it('cancelling a run aborts its running handlers at once through ctx.signal', async () => {
+    const aborted: number[] = [];
+    let started = 0;
+    const wait = defineStepType({
+      name: 'wait',
+      config: z.object({ count: z.number().int() }).strict(),
+      *plan(ctx) {
+        for (let i = 0; i < ctx.config.count; i++) yield { key: String(i) };
+      },
+      run(job, ctx) {
+        started += 1;
+        return new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted.push(job.id);
+            reject(ctx.signal.reason);
+          }),
+        );
+      },
+    });
+    t = await testEngine({ stepTypes: [wait], concurrency: 4, heartbeatMs: 60_000 });
+    const run = await t.engine.run({ definition: toml(['id = "w"', 'name = "W"', '[step.w]', 'type = "wait"', 'count = 10']) });
+    await new Promise<void>((resolve) => {
+      const off = t!.engine.bus.on('step_progress', (p) => {
+        if (p.counts.running === 4) {
+          off();
+          resolve();
+        }
+      });
+    });
+    await t.engine.cancel(run.managerId);
+    const outcome = await run.done;
+    expect(outcome.manager.status).toBe('cancelled');
+    expect(started).toBe(4);
+    expect(aborted).toHaveLength(4);
+    expect(outcome.steps[0]!.counts).toMatchObject({ cancelled: 10, running: 0 });
+  });
+
+  it('keeps logs per job with a cap per job, readable per step and per run', async () => {
       const chatty = defineStepType({
         name: 'chatty',
         config: z.object({ lines: z.number().int() }).strict(),

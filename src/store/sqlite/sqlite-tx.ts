@@ -70,8 +70,21 @@ function changeFromRaw(r: Raw, prevStatus: JobStatus): ChangedRow {
 
 /** A CLAIM_COLS row as an array. */
 function claimedFromRaw(r: Raw): ClaimedRow {
+  // One literal (not a spread of changeFromRaw): this runs once per claimed job.
   return {
-    ...changeFromRaw(r, 'pending'),
+    id: n(r[0]),
+    kind: r[1] as ChangedRow['kind'],
+    parentId: nn(r[2]),
+    stepId: nn(r[3]),
+    managerId: n(r[4]),
+    type: r[5] as string,
+    name: r[6] as string,
+    status: r[7] as JobStatus,
+    attempt: n(r[8]),
+    startedAt: nn(r[9]),
+    finishedAt: nn(r[10]),
+    error: r[11] as string | null,
+    prevStatus: 'pending',
     payloadText: (r[12] as string | null) ?? 'null',
     maxAttempts: n(r[13]),
     timeoutMs: nn(r[14]),
