@@ -6,6 +6,8 @@ import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { validateCommand } from './validate.js';
 import { workerCommand } from './worker.js';
+import { jobsAction, jobsList, jobsLogs, jobsShow } from './jobs.js';
+import { definitionsAdd, definitionsList, definitionsRemove, definitionsRun, definitionsShow } from './definitions.js';
 
 const DEFAULT_STORE = 'sqlite:./stepq.db';
 
@@ -75,6 +77,99 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .action(async (opts) => {
       code = await workerCommand(opts, io);
+    });
+
+  const storeOpt = (): Option => new Option('--store <url>', 'sqlite:PATH or postgres://…').default(process.env.STEPQ_STORE ?? DEFAULT_STORE);
+  const jsonOpt = (): Option => new Option('--json', 'print JSON').default(false);
+  const jobs = program.command('jobs').description('look at and act on runs and jobs in a store');
+  jobs
+    .command('list')
+    .description('runs (newest first), or the steps of --run, or the worker jobs of --step')
+    .option('--run <id>', 'the steps of this run')
+    .option('--step <id>', 'the worker jobs of this step')
+    .option('--status <list>', 'only these statuses, e.g. failed or pending,running')
+    .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .addOption(storeOpt())
+    .addOption(jsonOpt())
+    .action(async (opts) => {
+      code = await jobsList(opts, io);
+    });
+  jobs
+    .command('show')
+    .description('one job: status, attempts, times, progress, payload, result, error')
+    .argument('<id>')
+    .addOption(storeOpt())
+    .addOption(jsonOpt())
+    .action(async (id: string, opts) => {
+      code = await jobsShow(id, opts, io);
+    });
+  jobs
+    .command('logs')
+    .description("a job's log lines (a run's or step's: all of its jobs')")
+    .argument('<id>')
+    .addOption(new Option('--level <level>', 'minimum level').choices(['debug', 'info', 'warn', 'error']))
+    .option('--limit <n>', 'the newest n lines', positiveInt, 200)
+    .addOption(storeOpt())
+    .addOption(jsonOpt())
+    .action(async (id: string, opts) => {
+      code = await jobsLogs(id, opts, io);
+    });
+  for (const [action, what] of [
+    ['cancel', 'cancel a run, a step or a job, with everything under it not yet ended'],
+    ['retry', 'retry the failed jobs under a run, a step or one job'],
+    ['rerun', 'run the definition of a run again with the same params'],
+    ['delete', 'delete a finished run with its jobs and logs'],
+  ] as const) {
+    jobs
+      .command(action)
+      .description(what)
+      .argument('<id>')
+      .addOption(storeOpt())
+      .action(async (id: string, opts) => {
+        code = await jobsAction(action, id, opts, io);
+      });
+  }
+
+  const defs = program.command('definitions').description('definitions stored for `stepq serve` and its schedules');
+  defs
+    .command('list')
+    .addOption(storeOpt())
+    .addOption(jsonOpt())
+    .action(async (opts) => {
+      code = await definitionsList(opts, io);
+    });
+  defs
+    .command('show')
+    .argument('<id>')
+    .addOption(storeOpt())
+    .addOption(jsonOpt())
+    .action(async (id: string, opts) => {
+      code = await definitionsShow(id, opts, io);
+    });
+  defs
+    .command('add')
+    .description('validate a TOML file and store it (replacing one with the same id)')
+    .argument('<file>')
+    .addOption(storeOpt())
+    .action(async (file: string, opts) => {
+      code = await definitionsAdd(file, opts, io);
+    });
+  defs
+    .command('remove')
+    .argument('<id>')
+    .addOption(storeOpt())
+    .action(async (id: string, opts) => {
+      code = await definitionsRemove(id, opts, io);
+    });
+  defs
+    .command('run')
+    .description('start a run of a stored definition (a serve or worker process on the store runs it)')
+    .argument('<id>')
+    .option('-p, --param <key=value>', 'a param for this run (repeatable)', collect, [])
+    .addOption(storeOpt())
+    .addOption(jsonOpt())
+    .action(async (id: string, opts) => {
+      code = await definitionsRun(id, opts, io);
     });
 
   program

@@ -166,3 +166,53 @@ describe('stepq run', () => {
     }
   });
 });
+
+describe('stepq jobs and definitions', () => {
+  it('lists, shows, retries and deletes from the shell, saying what happened', async () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'd.toml'), 'id = "d"\nname = "D"\n[step.a]\ntype = "synthetic"\ncount = 10\nfailure_rate = 0.3\nretries = 1\nmax_failures = 10\non_error = "continue"\n');
+    const store = ['--store', 'sqlite:./d.db'];
+    expect((await runCli(['run', 'd.toml', ...store], { cwd: dir })).code).toBe(0);
+    const runs = await runCli(['jobs', 'list', ...store, '--json'], { cwd: dir });
+    const page = JSON.parse(runs.stdout) as { data: Array<{ id: number; status: string }> };
+    expect(page.data).toEqual([expect.objectContaining({ id: 1, status: 'completed' })]);
+    const steps = await runCli(['jobs', 'list', '--run', '1', ...store], { cwd: dir });
+    expect(steps.stdout).toMatch(/\s2\s+completed\s+step\s.*\ba\b.*10\/10 done/);
+    const failed = await runCli(['jobs', 'list', '--step', '2', '--status', 'failed', ...store, '--json'], { cwd: dir });
+    const failedIds = (JSON.parse(failed.stdout) as { data: Array<{ id: number }> }).data.map((j) => j.id);
+    expect(failedIds.length).toBeGreaterThan(0);
+    const shown = await runCli(['jobs', 'show', String(failedIds[0]), ...store], { cwd: dir });
+    expect(shown.stdout).toMatch(/status\s+failed, attempt 1 of 1/);
+    expect(shown.stdout).toContain('synthetic failure');
+    const retried = await runCli(['jobs', 'retry', '2', ...store], { cwd: dir });
+    expect(retried.stdout).toBe(`Retried ${failedIds.length} job${failedIds.length === 1 ? '' : 's'}.\n`);
+    const refused = await runCli(['jobs', 'delete', '1', ...store], { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('ERR_RUN_ACTIVE');
+    await runCli(['jobs', 'cancel', '1', ...store], { cwd: dir });
+    const deleted = await runCli(['jobs', 'delete', '1', ...store], { cwd: dir });
+    expect(deleted.stdout).toMatch(/^Deleted run 1: 12 jobs and \d+ log lines\.\n$/);
+    const missing = await runCli(['jobs', 'show', '999', ...store], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('ERR_JOB_NOT_FOUND');
+  });
+
+  it('stores definitions only when valid, and starts runs of them', async () => {
+    const dir = temp();
+    const store = ['--store', 'sqlite:./defs.db'];
+    writeFileSync(join(dir, 'bad.toml'), 'id = "bad"\nname = "Bad"\n');
+    const bad = await runCli(['definitions', 'add', 'bad.toml', ...store], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('bad.toml was not stored');
+    const ok = await runCli(['definitions', 'add', join(ROOT, 'examples/index-files.toml'), ...store], { cwd: dir });
+    expect(ok.stdout).toBe('Stored index-files (2 steps).\n');
+    expect((await runCli(['definitions', 'list', ...store], { cwd: dir })).stdout).toMatch(/^index-files\s+valid\s+Index files/);
+    expect((await runCli(['definitions', 'show', 'index-files', ...store], { cwd: dir })).stdout).toContain('[step.index]');
+    const badParam = await runCli(['definitions', 'run', 'index-files', '-p', 'rooot=x', ...store], { cwd: dir });
+    expect(badParam.code).toBe(2);
+    expect(badParam.stderr).toContain('did you mean "root"');
+    const started = await runCli(['definitions', 'run', 'index-files', '-p', 'root=.', ...store, '--json'], { cwd: dir });
+    expect(JSON.parse(started.stdout)).toEqual({ manager_id: 1 });
+    expect((await runCli(['definitions', 'remove', 'index-files', ...store], { cwd: dir })).stdout).toContain('Removed index-files');
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * `stepq jobs …`: look at and act on runs and jobs in a store from the shell (no server needed).
+ * Actions print what actually happened, like the API.
+ */
+import { pino } from 'pino';
+import { errorMessage, StepqError } from '../core/errors.js';
+import { isJobStatus, type Job, type JobStatus } from '../core/job.js';
+import { createStepq, type Stepq } from '../engine/engine.js';
+import { countsLine, formatMs, safeText } from './format.js';
+import type { Io } from './run.js';
+
+export interface StoreOption {
+  store: string;
+  json?: boolean;
+}
+
+/** Opens the store without starting workers; prints store errors plainly. */
+export async function withEngine(opts: StoreOption, io: Io, fn: (engine: Stepq) => Promise<number>): Promise<number> {
+  let engine: Stepq;
+  try {
+    engine = await createStepq({ store: opts.store, logger: pino({ level: 'silent' }) });
+  } catch (err) {
+    io.err.write(`stepq: cannot open the store ${opts.store}: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  try {
+    return await fn(engine);
+  } catch (err) {
+    if (err instanceof StepqError) {
+      io.err.write(`stepq: ${err.code}: ${err.message}\n`);
+
+      return err.httpStatus === 404 || err.httpStatus === 400 ? 2 : 1;
+    }
+    throw err;
+  } finally {
+    await engine.stop();
+  }
+}
+
+function parseId(text: string): number {
+  const id = Number(text);
+  if (!Number.isSafeInteger(id) || id < 1) throw new StepqError('ERR_BAD_REQUEST', `"${text}" is not a job id.`);
+  return id;
+}
+
+function duration(j: Job): string {
+  return j.startedAt ? formatMs((j.finishedAt ?? Date.now()) - j.startedAt) : '—';
+}
+
+function line(j: Job, extra = ''): string {
+  const when = new Date(j.createdAt).toISOString().replace('T', ' ').slice(0, 19);
+  return `${String(j.id).padStart(7)}  ${j.status.padEnd(9)}  ${j.kind.padEnd(7)}  ${when}  ${duration(j).padStart(7)}  ${safeText(j.name, 60)}${extra}`;
+}
+
+export async function jobsList(
+  opts: StoreOption & { run?: string; step?: string; status?: string; limit: number },
+  io: Io,
+): Promise<number> {
+  return withEngine(opts, io, async (engine) => {
+    const statuses = opts.status ? opts.status.split(',') : undefined;
+    if (statuses?.some((s) => !isJobStatus(s))) throw new StepqError('ERR_BAD_REQUEST', `--status takes statuses separated by commas (pending,running,completed,failed,cancelled).`);
+    const filter = opts.step
+      ? { stepId: parseId(opts.step) }
+      : opts.run
+        ? { parentId: parseId(opts.run) }
+        : { parentId: null };
+    const page = await engine.listJobs({
+      ...filter,
+      ...(statuses ? { status: statuses as JobStatus[] } : {}),
+      limit: opts.limit,
+      order: 'parentId' in filter && filter.parentId === null ? 'desc' : 'asc',
+    });
+    if (opts.json) {
+      io.out.write(`${JSON.stringify(page, null, 2)}\n`);
+      return 0;
+    }
+    if (page.data.length === 0) io.err.write('No jobs.\n');
+    for (const j of page.data) {
+      let extra = '';
+      if (j.kind !== 'worker') {
+        const c = await engine.getProgress(j.id);
+        if (c && c.total > 0) extra = `  (${countsLine(c)})`;
+      } else if (j.error) extra = `  — ${safeText(j.error, 100)}`;
+      io.out.write(`${line(j, extra)}\n`);
+    }
+    if (page.nextCursor) io.err.write(`… more: raise --limit (now ${opts.limit}).\n`);
+    return 0;
+  });
+}
+
+export async function jobsShow(id: string, opts: StoreOption, io: Io): Promise<number> {
+  return withEngine(opts, io, async (engine) => {
+    const job = await engine.getJob(parseId(id));
+    if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${id} does not exist.`);
+    const progress = job.kind === 'manager' ? await engine.runProgress(job.id) : job.kind === 'step' ? await engine.stepProgress(job.id) : null;
+    const retries = await engine.listRetries(job.id);
+    if (opts.json) {
+      io.out.write(`${JSON.stringify({ ...job, progress, retries }, null, 2)}\n`);
+      return 0;
+    }
+    const show = (k: string, v: string): void => void io.out.write(`${k.padEnd(10)} ${v}\n`);
+    show('job', `${job.id} (${job.kind}, type ${safeText(job.type)})`);
+    show('name', safeText(job.name));
+    show('status', `${job.status}, attempt ${job.attempt} of ${job.maxAttempts}`);
+    if (job.parentId) show('parent', String(job.parentId));
+    if (job.stepId) show('step', String(job.stepId));
+    show('run', String(job.managerId));
+    show('created', new Date(job.createdAt).toISOString());
+    if (job.startedAt) show('started', new Date(job.startedAt).toISOString());
+    if (job.finishedAt) show('finished', `${new Date(job.finishedAt).toISOString()} (${duration(job)})`);
+    if (progress) show('progress', `${countsLine(progress.counts)}${progress.ratePerSec ? ` · ${progress.ratePerSec}/s` : ''}`);
+    for (const r of retries) show('retried', `${new Date(r.at).toISOString()} from ${r.fromStatus}, attempt ${r.attempt}`);
+    if (job.error) show('error', safeText(job.error, 2000));
+    show('payload', safeText(JSON.stringify(job.payload), 2000));
+    if (job.result !== null) show('result', safeText(JSON.stringify(job.result), 2000));
+    return 0;
+  });
+}
+
+export async function jobsLogs(id: string, opts: StoreOption & { level?: string; limit: number }, io: Io): Promise<number> {
+  return withEngine(opts, io, async (engine) => {
+    const level = opts.level as 'debug' | 'info' | 'warn' | 'error' | undefined;
+    const page = await engine.listLogs({ jobId: parseId(id), limit: opts.limit, order: 'desc', ...(level ? { level } : {}) });
+    const lines = [...page.data].reverse();
+    if (opts.json) {
+      io.out.write(`${JSON.stringify(lines, null, 2)}\n`);
+      return 0;
+    }
+    for (const l of lines) {
+      io.out.write(`${new Date(l.at).toISOString()}  ${l.level.padEnd(5)}  [${l.jobId}]  ${safeText(l.message, 4000)}\n`);
+    }
+    if (page.nextCursor) io.err.write(`(the newest ${opts.limit} lines; raise --limit for more)\n`);
+    return 0;
+  });
+}
+
+export async function jobsAction(action: 'cancel' | 'retry' | 'rerun' | 'delete', id: string, opts: StoreOption, io: Io): Promise<number> {
+  return withEngine(opts, io, async (engine) => {
+    const jobId = parseId(id);
+    if (action === 'cancel') {
+      const r = await engine.cancel(jobId);
+      io.out.write(r.affected ? `Cancelled ${r.affected} job${r.affected === 1 ? '' : 's'}.\n` : `Nothing to cancel: job ${jobId} had already ended.\n`);
+    } else if (action === 'retry') {
+      const r = await engine.retry(jobId);
+      io.out.write(r.affected ? `Retried ${r.affected} job${r.affected === 1 ? '' : 's'}.\n` : `Nothing to retry: no failed jobs under ${jobId}.\n`);
+    } else if (action === 'rerun') {
+      const r = await engine.rerun(jobId);
+      io.out.write(`Run ${r.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`);
+    } else {
+      const r = await engine.deleteRun(jobId);
+      io.out.write(`Deleted run ${jobId}: ${r.jobs} jobs and ${r.logs} log lines.\n`);
+    }
+    return 0;
+  });
+}
