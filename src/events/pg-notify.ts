@@ -220,7 +220,11 @@ export class PgNotifyBridge {
   private snapTimer: NodeJS.Timeout | null = null;
   private reading: Promise<void> | null = null;
 
+  /** How every payload this process sends begins (see encodeEffects). */
+  private readonly ownHead: string;
+
   constructor(private readonly o: PgNotifyBridgeOptions) {
+    this.ownHead = JSON.stringify({ v: 1, o: o.origin }).slice(0, -1);
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     void this.connect();
   }
@@ -303,6 +307,8 @@ export class PgNotifyBridge {
         return;
       }
       if (channel !== events) return;
+      // Our own notifications come back too; skip them without parsing (one process sees all).
+      if (payload.startsWith(this.ownHead) && (payload[this.ownHead.length] === ',' || payload[this.ownHead.length] === '}')) return;
       const msg = decodeEvents(payload);
       if (!msg || msg.origin === this.o.origin) return;
       if (msg.jobs.length || msg.statsChanged) this.o.onEffects({ jobs: msg.jobs, steps: [], managers: [], statsChanged: msg.statsChanged });

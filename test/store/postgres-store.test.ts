@@ -46,6 +46,21 @@ describe.skipIf(!PG_URL)(PG_URL ? 'postgres store' : `postgres store (skipped: $
     }
   });
 
+  it("keeps the URL's server options besides its own search path", async () => {
+    const schema = uniqueName('stepq_m');
+    const u = new URL(PG_URL!);
+    u.searchParams.set('options', '-c statement_timeout=12345');
+    const store = new PostgresStore({ ...postgresOptionsFromUrl(u.toString()), schema });
+    try {
+      await store.migrate();
+      const { rows } = await store.pool.query<{ t: string; p: string }>(`SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p`);
+      expect(rows[0]).toEqual({ t: '12345ms', p: `"${schema}"` });
+    } finally {
+      await store.close();
+      await dropSchema(PG_URL!, schema);
+    }
+  });
+
   it('reads time from the database clock', async () => {
     const schema = uniqueName('stepq_m');
     const store = new PostgresStore({ connectionString: PG_URL!, schema });

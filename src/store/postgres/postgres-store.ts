@@ -84,6 +84,19 @@ export function postgresOptionsFromUrl(url: string): Pick<PostgresStoreOptions, 
   };
 }
 
+/** The URL without its `options` parameter, and that parameter (libpq's server options). */
+function splitServerOptions(url: string): { connectionString: string; serverOptions: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, serverOptions: '' };
+  }
+  const serverOptions = parsed.searchParams.get('options') ?? '';
+  parsed.searchParams.delete('options');
+  return { connectionString: parsed.toString(), serverOptions };
+}
+
 /** Where the LISTEN/NOTIFY bridge of this store connects and which channels it uses. */
 export interface NotifyTarget {
   /** Sends notifications (autocommit statements outside the mutations' transactions). */
@@ -157,11 +170,14 @@ export class PostgresStore implements Store {
     if (!/^[^\u0000]{1,63}$/.test(this.schema)) {
       throw new StepqError('ERR_STORE_URL', `"${this.schema}" cannot be a PostgreSQL schema name.`);
     }
+    // Every connection resolves stepq's tables in its schema, whatever the role's default path. The
+    // URL may carry server options of its own (`?options=-c synchronous_commit=off`): both are kept
+    // (pg lets the URL's `options` replace the configured one, so it is taken out and joined here).
+    const { connectionString, serverOptions } = splitServerOptions(options.connectionString);
     this.clientConfig = {
-      connectionString: options.connectionString,
+      connectionString,
       types: PG_TYPES,
-      // Every connection resolves stepq's tables in its schema, whatever the role's default path.
-      options: `-c search_path=${quoteIdent(this.schema).replace(/ /g, '\\ ')}`,
+      options: [serverOptions, `-c search_path=${quoteIdent(this.schema).replace(/ /g, '\\ ')}`].filter(Boolean).join(' '),
       application_name: 'stepq',
     };
     this.pool = new pg.Pool({ ...this.clientConfig, max: options.poolSize ?? 16 });
