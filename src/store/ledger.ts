@@ -27,8 +27,6 @@ export class Ledger {
   private readonly effects: Effects = emptyEffects();
   private readonly touchedSteps = new Set<number>();
   private readonly touchedManagers = new Set<number>();
-  /** Steps of which this transaction failed worker jobs (see settleSteps). */
-  private readonly failedIn = new Set<number>();
 
   constructor(readonly tx: StoreTx) {}
 
@@ -100,11 +98,6 @@ export class Ledger {
       }
       this.effects.jobs.push(toChange(r));
     }
-  }
-
-  /** True when this transaction moved worker jobs of `stepId` to failed. */
-  failedWorkersOf(stepId: number): boolean {
-    return this.failedIn.has(stepId);
   }
 
   touchManager(id: number): void {

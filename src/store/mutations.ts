@@ -10,7 +10,7 @@ import type { StepPolicy } from '../core/lifecycle.js';
 import { CounterDeltas } from '../core/progress.js';
 import type { WorkerSpec } from '../core/step-type.js';
 import { Ledger } from './ledger.js';
-import { cancelRunRemainder, settleRun, settleSteps, thresholdCancel } from './settle.js';
+import { cancelRunRemainder, settleRun, settleSteps } from './settle.js';
 import { stepPayloadOf as stepPayload } from './store.js';
 import type {
   Acknowledgement,
@@ -20,7 +20,7 @@ import type {
   NewRun,
   StepPayload,
 } from './store.js';
-import type { Cascade, ChangedRow, ClaimedRow, JobRow, NewJobRow, StoreTx, WorkerScope } from './tx.js';
+import type { ChangedRow, ClaimedRow, JobRow, NewJobRow, StoreTx, WorkerScope } from './tx.js';
 
 /** Largest JSON payload or result accepted for one job; a 10 MB payload is fine, a 100 MB one is not. */
 export const MAX_JSON_BYTES = 16 * 1024 * 1024;
@@ -130,9 +130,11 @@ export async function enqueueMany(
   params: { stepId: number; parentId: number; token: string; jobs: WorkerSpec[]; seq?: number },
 ): Promise<{ inserted: number; effects: Effects }> {
   const l = new Ledger(tx);
-  // Before the parent's lock: a set-based cancel of the step takes the fence after the step's row
-  // and before the worker rows, so taking it first here keeps the two from waiting on each other.
-  await tx.fenceInserts?.(params.stepId);
+  // A spawn (the parent is a worker job) takes the step's insert fence before its parent's lock: a
+  // set-based cancel takes the step's row, then the fence, then the worker rows, so neither waits
+  // for what the other holds. Planning locks the step's row itself, which already orders it with
+  // any cancel of the step (taking the fence too would invert that order).
+  if (params.parentId !== params.stepId) await tx.fenceInserts?.(params.stepId);
   const parent = await tx.getJob(params.parentId, { lock: true });
   if (!parent) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.parentId} does not exist.`);
   if (parent.status !== 'running' || parent.leaseToken !== params.token) {
@@ -310,7 +312,7 @@ export async function rescueExpiredLeases(tx: StoreTx, params: { limit: number }
 export async function sweep(tx: StoreTx): Promise<Effects> {
   const l = new Ledger(tx);
   for (const managerId of await tx.runsPastDeadline(100)) {
-    // Not locked here: job rows, then steps, then the run (the guarded setStatus) is the lock order.
+    // Not locked here: cancelRunRemainder locks the steps, then the jobs; the run comes last.
     const manager = await tx.getJob(managerId);
     if (!manager || manager.status !== 'running') continue;
     const limit = manager.timeoutMs ?? 0;
@@ -329,10 +331,10 @@ export async function cancel(
   params: { id: number; cause?: CancelCause; reason?: string },
 ): Promise<{ affected: number; effects: Effects }> {
   const l = new Ledger(tx);
-  // Every transaction locks job rows first, then steps, then the run; a manager or step is locked
-  // by the guarded setStatus after its jobs, so it is read without a lock here.
+  // Lock order: steps, then job rows, then the run. A step or a worker is locked here; a run's
+  // steps are locked by cancelRunRemainder before its jobs, and the run after them.
   let job = await tx.getJob(params.id);
-  if (job?.kind === 'worker') job = await tx.getJob(params.id, { lock: true });
+  if (job && job.kind !== 'manager') job = await tx.getJob(params.id, { lock: true });
   if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.id} does not exist.`, { id: params.id });
   if (isTerminal(job.status)) return { affected: 0, effects: await l.finish() };
   const cause = params.cause ?? 'user';
@@ -364,10 +366,11 @@ const RETRYABLE_CANCEL: readonly (CancelCause | null)[] = ['failure', 'dependenc
 
 export async function retry(tx: StoreTx, params: { id: number }): Promise<{ affected: number; effects: Effects }> {
   const l = new Ledger(tx);
-  // Not locked: the retried jobs are locked first, then the run's steps, then the run (lock order).
+  // Lock order: the run's steps, then the retried jobs, then the run.
   const job = await tx.getJob(params.id);
   if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.id} does not exist.`, { id: params.id });
   const managerId = job.managerId;
+  const steps = await tx.stepsOfRun(managerId, { lock: true });
   const scope: WorkerScope =
     job.kind === 'manager' ? { managerId } : job.kind === 'step' ? { stepId: job.id } : { ids: [job.id] };
   const workers = await tx.retryWorkers(scope);
@@ -375,7 +378,6 @@ export async function retry(tx: StoreTx, params: { id: number }): Promise<{ affe
 
   // Steps to bring back: those whose jobs were retried, plus (for a run or step retry) steps that
   // ended because of the failure: a failed plan, or a cascade cancel (failure, dependency, timeout).
-  const steps = await tx.stepsOfRun(managerId, { lock: true });
   const retriedSteps = new Set(workers.map((w) => w.stepId));
   const inScope = (s: JobRow): boolean => job.kind === 'manager' || s.id === job.id || s.id === job.stepId;
   const reopen: number[] = [];
@@ -438,27 +440,11 @@ export async function deleteRun(tx: StoreTx, params: { managerId: number }): Pro
 }
 
 /**
- * Carries out endings that a transaction deferred (StoreTx.deferCascade), in a transaction of its
- * own that holds no step or run lock when it starts: cancel the jobs first, then end the step or the
- * run (job rows, then steps, then the run: the one lock order). Idempotent: a step or run that is no
- * longer running is left alone, so a cascade decided twice by concurrent transactions ends it once.
- * A step's ending may decide its run's (deferred again, run by the store next).
+ * Settles steps after the transaction that moved their jobs committed (StoreTx.deferSettle): under
+ * each step's lock, on counters read after it. Idempotent: a step already ended is left alone.
  */
-export async function runCascades(tx: StoreTx, cascades: Cascade[]): Promise<Effects> {
+export async function settleAfterCommit(tx: StoreTx, stepIds: number[]): Promise<Effects> {
   const l = new Ledger(tx);
-  for (const c of cascades) {
-    if (c.kind === 'step') {
-      const step = await tx.getJob(c.stepId);
-      if (!step || step.kind !== 'step' || step.status !== 'running') continue;
-      await l.workersChanged(await tx.cancelWorkers({ scope: { stepId: step.id }, cause: 'failure', error: thresholdCancel(step.name) }));
-      await l.stepsChanged(await tx.setStatus({ ids: [step.id], from: ['running'], to: 'failed', error: c.error, finish: true, clearLease: true }));
-      await settleRun(l, step.managerId);
-    } else {
-      const manager = await tx.getJob(c.managerId);
-      if (!manager || manager.kind !== 'manager' || manager.status !== 'running') continue;
-      await cancelRunRemainder(l, c.managerId, c.cause, c.error);
-      await l.managersChanged(await tx.setStatus({ ids: [c.managerId], from: ['running'], to: 'failed', error: c.runError, finish: true }));
-    }
-  }
+  await settleSteps(l, stepIds);
   return l.finish();
 }

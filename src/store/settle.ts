@@ -1,62 +1,52 @@
 /**
- * How steps and runs end, applied inside the transaction that made it so (DESIGN rule 5: a step ends
- * when its last descendant ends). Decisions come from core/lifecycle.ts; this file only executes them.
+ * How steps and runs end (DESIGN rule 5: a step ends when its last descendant ends), applied inside
+ * the transaction that made it so, or, with concurrent writers, in one right after it (see
+ * settleSteps). Decisions come from core/lifecycle.ts; this file only executes them.
  */
 import type { CancelCause } from '../core/job.js';
 import { planRun, stepVerdict, type StepState } from '../core/lifecycle.js';
-import { activeCount, emptyCounts, type Counts } from '../core/progress.js';
+import { emptyCounts } from '../core/progress.js';
 import type { Ledger } from './ledger.js';
 import { stepPayloadOf as stepPayload } from './store.js';
 
 /**
- * Active worker jobs (pending + running) above which a step is "clearly not near its end": more than
- * all the transactions in flight at one time could end (each ends at most a claim or acknowledgement
- * batch, hundreds of jobs; even a hundred processes with several batches each stay far below).
- */
-export const NEAR_END = 100_000;
-
-/**
  * Re-evaluates steps whose worker counters moved; ends those that are done, then their runs.
  *
- * Why the lock, and why it is safe to skip it (PostgreSQL, READ COMMITTED; SQLite runs transactions
- * one at a time and needs none of this). Two workers acknowledge the last two jobs of a step in
- * concurrent transactions A and B. Each reads the counters and sees its own change plus what was
- * committed, so each sees the other's job still running, and neither would end the step. Hence the
- * judgement is made under the step's row lock, with the counters read *after* taking it: whichever of
- * A and B takes the lock second waits until the first has committed (row locks are released at
- * commit, after the commit became visible), and its counter read (a new statement, a new snapshot)
- * sees the first one's changes. Some transaction is always second, so one of them ends the step.
+ * The judgement is made under the step's row lock, with the counters read after taking it, so two
+ * transactions never both end a step, and an ending is never decided on counters older than the
+ * last ending judged.
  *
- * Taking the step's lock in every transaction would serialise all workers of a step, so it is
- * skipped when the step is clearly far from its end: the counters read without the lock show more
- * than NEAR_END active jobs. The skip is safe because the transaction that really ends the step is
- * the last to commit a change to its counters; what it read differs from the final state only by the
- * changes of transactions that committed after its read, which end at most as many jobs as are in
- * flight at once, far fewer than NEAR_END, so it reads an active count at most that large and takes
- * the lock. A failure threshold is crossed only by a transaction that fails jobs, so the skip also
- * requires that this transaction failed none of the step's jobs or that the step stays NEAR_END
- * failures away from its threshold.
+ * Concurrent writers (PostgreSQL, READ COMMITTED; SQLite runs one transaction at a time and needs
+ * none of this). Two workers acknowledge the last two jobs of a step in concurrent transactions A
+ * and B. Inside its transaction each sees its own change plus what was committed, so each sees the
+ * other's job still running, and neither would end the step. Locking the step inside both would make
+ * the second wait for the first's commit and then see it, but it would also make every
+ * acknowledgement of a step queue on one row for the rest of its transaction (its commit included):
+ * measured, that row capped three worker processes below one. So a dialect with concurrent writers
+ * defers the judgement (StoreTx.deferSettle): the store reads each touched step's counters *after*
+ * its commit, and settles here, in a transaction of its own, the steps that read says may have
+ * ended. The argument is then short: of A and B, the one that commits second reads after both
+ * commits, sees the step done, and settles it; if both do, the step lock and the guarded status
+ * change end it once. Nothing depends on how many jobs are in flight. A crash between the commit
+ * and the settling leaves the step running until the sweep (`store.sweep()`, run by every lease
+ * rescuer) judges it.
  *
- * What the bound does not cover (a transaction stalled between its read and its commit while more
- * than NEAR_END other jobs end, or one set-based change of more than NEAR_END jobs racing the last
- * acknowledgement) leaves a finished step running until the sweep (`store.sweep()`, run by every
- * lease rescuer) ends it.
- *
- * Lock order, the same in every transaction: job rows (in id order), then steps (in id order), then
- * the run. A step that crossed its failure threshold must cancel its remaining jobs, that is lock
- * rows that other acknowledgers hold while they wait for this step's lock; where the dialect allows
- * (StoreTx.deferCascade) that ending is carried out right after the commit, in a transaction that
- * takes the locks in order. The store retries a transaction PostgreSQL aborts as a deadlock victim
- * (a user's retry or cancel racing a run's end can still meet one).
+ * Lock order, the same everywhere: steps (in id order), then job rows (in id order), then the run.
+ * No transaction holds job rows while it waits for a step: acknowledgements, rescues and releases
+ * take no step lock when settling is deferred, and cancellations and retries lock their steps first.
+ * So a step crossing its failure threshold can cancel its remaining jobs here, under its lock. The
+ * store runs a transaction again when PostgreSQL aborts it as a deadlock victim (two steps of one
+ * run ending together while one of them fails the run can still meet one).
  */
 export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise<void> {
-  const runs = new Set<number>();
-  const ids = [...new Set(stepIds)].sort((a, b) => a - b);
+  const ids = [...new Set(stepIds)].filter((id) => id > 0).sort((a, b) => a - b);
   if (ids.length === 0) return;
-  const unlocked = await l.tx.getCounters(ids, 'w');
+  if (l.tx.deferSettle) {
+    l.tx.deferSettle(ids);
+    return;
+  }
+  const runs = new Set<number>();
   for (const id of ids) {
-    const seen = unlocked.get(id);
-    if (seen && (await farFromEnd(l, id, seen))) continue;
     const step = await l.tx.getJob(id, { lock: true });
     if (!step || step.kind !== 'step' || step.status !== 'running') continue;
     const policy = stepPayload(step).policy;
@@ -64,11 +54,13 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
     const verdict = stepVerdict({ counts, planned: step.planned !== null, policy });
     if (verdict.status === 'running') continue;
     if (verdict.status === 'failed' && verdict.cancelRemaining) {
-      if (l.tx.deferCascade) {
-        l.tx.deferCascade({ kind: 'step', stepId: id, error: verdict.error });
-        continue;
-      }
-      await l.workersChanged(await l.tx.cancelWorkers({ scope: { stepId: id }, cause: 'failure', error: thresholdCancel(step.name) }));
+      await l.workersChanged(
+        await l.tx.cancelWorkers({
+          scope: { stepId: id },
+          cause: 'failure',
+          error: `Cancelled: step "${step.name}" crossed its failure threshold`,
+        }),
+      );
     }
     await l.stepsChanged(
       await l.tx.setStatus({
@@ -85,26 +77,9 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
   for (const managerId of [...runs].sort((a, b) => a - b)) await settleRun(l, managerId);
 }
 
-/** What the jobs a step's failure threshold cancels say. */
-export function thresholdCancel(stepName: string): string {
-  return `Cancelled: step "${stepName}" crossed its failure threshold`;
-}
-
-/** True when the step cannot end or fail through anything in flight now (see settleSteps). */
-async function farFromEnd(l: Ledger, stepId: number, seen: Counts): Promise<boolean> {
-  if (activeCount(seen) <= NEAR_END) return false;
-  if (!l.failedWorkersOf(stepId)) return true;
-  const step = await l.tx.getJob(stepId); // the policy never changes: no lock needed
-  if (!step || step.kind !== 'step') return false;
-  const m = stepPayload(step).policy.maxFailures;
-  return m.kind === 'count'
-    ? seen.failed + NEAR_END <= m.value
-    : (seen.failed + NEAR_END) * 100 <= m.value * seen.total;
-}
-
 /**
- * Cancels what is still pending or running in a run: its worker jobs, then its steps (job rows before
- * step rows, the lock order every transaction follows).
+ * Cancels what is still pending or running in a run: its steps are locked first (the lock order:
+ * steps, job rows, run), then its worker jobs and its open steps are cancelled.
  */
 export async function cancelRunRemainder(
   l: Ledger,
@@ -112,9 +87,9 @@ export async function cancelRunRemainder(
   cause: CancelCause,
   error: string,
 ): Promise<number> {
+  const steps = await l.tx.stepsOfRun(managerId, { lock: true });
   const workers = await l.tx.cancelWorkers({ scope: { managerId }, cause, error });
   await l.workersChanged(workers);
-  const steps = await l.tx.stepsOfRun(managerId);
   const open = steps.filter((s) => s.status === 'pending' || s.status === 'running').map((s) => s.id);
   const changed = await l.tx.setStatus({
     ids: open,
@@ -149,14 +124,16 @@ export async function settleRun(l: Ledger, managerId: number): Promise<void> {
   });
   const plan = planRun(states);
   if (plan.failedBy) {
-    const error = `Cancelled: step "${plan.failedBy.name}" failed`;
-    const runError = `Step "${plan.failedBy.name}" failed: ${plan.failedBy.error ?? 'see its jobs'}`;
-    if (l.tx.deferCascade) {
-      l.tx.deferCascade({ kind: 'run', managerId, cause: 'failure', error, runError });
-      return;
-    }
-    await cancelRunRemainder(l, managerId, 'failure', error);
-    await l.managersChanged(await l.tx.setStatus({ ids: [managerId], from: ['running'], to: 'failed', error: runError, finish: true }));
+    await cancelRunRemainder(l, managerId, 'failure', `Cancelled: step "${plan.failedBy.name}" failed`);
+    await l.managersChanged(
+      await l.tx.setStatus({
+        ids: [managerId],
+        from: ['running'],
+        to: 'failed',
+        error: `Step "${plan.failedBy.name}" failed: ${plan.failedBy.error ?? 'see its jobs'}`,
+        finish: true,
+      }),
+    );
     return;
   }
   if (plan.release.length > 0) await l.tx.releaseSteps(plan.release);

@@ -59,16 +59,6 @@ export interface LeaseAck {
   token: string;
 }
 
-/**
- * An ending decided inside a transaction that holds a step's or a run's row lock, whose set-based
- * cancellation must lock job rows: a step that crossed its failure threshold (`error`: the step's
- * error), or a run failed by one of its steps (`error`: what its cancelled jobs and steps say,
- * `runError`: the run's error). See `StoreTx.deferCascade`.
- */
-export type Cascade =
-  | { kind: 'step'; stepId: number; error: string }
-  | { kind: 'run'; managerId: number; cause: CancelCause; error: string; runError: string };
-
 /** Which worker jobs a set-based action touches. */
 export type WorkerScope = { managerId: number } | { stepId: number } | { ids: number[] };
 
@@ -77,25 +67,20 @@ export interface StoreTx {
   readonly now: number;
 
   /**
-   * Called first by a transaction that will insert worker jobs into `stepId`: keeps a set-based
-   * cancellation of that step (or its run) from committing meanwhile, and makes one that committed
-   * before visible to the statements that follow. PostgreSQL takes a shared per-step advisory lock;
-   * dialects whose transactions run one at a time (SQLite) need nothing.
+   * Called first by a transaction that will insert worker jobs spawned by a worker of `stepId`: keeps
+   * a set-based cancellation of that step (or its run) from committing meanwhile, and makes one that
+   * committed before visible to the statements that follow. PostgreSQL takes a shared per-step
+   * advisory lock; dialects whose transactions run one at a time (SQLite) need nothing.
    */
   fenceInserts?(stepId: number): Promise<void>;
 
   /**
-   * When present, an ending that needs a set-based cancellation (a step crossing its failure
-   * threshold, a run failed by a step) is not carried out here but handed to the store, which runs it
-   * in a transaction of its own right after this one commits (mutations.runCascades): cancel the
-   * jobs, then end the step or run. Cancelling means locking job rows, and other transactions may
-   * hold some of them while they wait for the step's lock (every transaction locks job rows, then
-   * steps, then the run), so doing it under the step's lock would deadlock. The step or run stays
-   * running until its jobs are cancelled, so nobody sees it ended with work still open, and a crash
-   * in between leaves it for the sweep to judge again. Dialects whose transactions run one at a time
-   * (SQLite) leave it out and do everything in place.
+   * When present, settleSteps does not judge the steps here: it hands their ids to the store, which
+   * reads their counters after this transaction commits and settles, in a transaction of its own,
+   * those that may have ended (mutations.settleAfterCommit; the argument is in settle.ts). Dialects
+   * whose transactions run one at a time (SQLite) leave it out and settle in place.
    */
-  deferCascade?(cascade: Cascade): void;
+  deferSettle?(stepIds: number[]): void;
 
   insertJob(row: NewJobRow): Promise<number>;
   /** Inserts worker rows, skipping those whose (step_id, key) exists; returns how many were inserted. */

@@ -190,6 +190,46 @@ for (const factory of storeFactories) {
       await expectCountersExact(stepId, manager.id);
     });
 
+    it('cancelling a run while a step plans and others spawn leaves nothing pending or running', async () => {
+      for (let round = 0; round < 5; round++) {
+        const { manager, steps } = await sut.store.createRun(newRun([{ name: 'a' }, { name: 'b' }]));
+        await planStep(sut.store, steps[0]!.id, 20);
+        const claimed = await claimAll(sut.store, 'w', 100, 60_000);
+        const planner = claimed.find((j) => j.id === steps[1]!.id)!;
+        const spawners = claimed.filter((j) => j.kind === 'worker');
+        expect(planner).toBeDefined();
+        expect(spawners.length).toBe(20);
+        const tolerate = (err: unknown): number => {
+          if (err instanceof StepqError && (err.code === 'ERR_LEASE_LOST' || err.code === 'ERR_JOB_NOT_IN_STATUS')) return 0;
+          throw err;
+        };
+        const plan = (async () => {
+          let n = 0;
+          for (let i = 0; i < 10; i++) {
+            const r = await storeOf(i).enqueueMany({
+              stepId: planner.id,
+              parentId: planner.id,
+              token: planner.leaseToken,
+              jobs: Array.from({ length: 50 }, (_, k) => ({ key: `p${i}.${k}` })),
+            });
+            n += r.inserted;
+          }
+          return n;
+        })().catch(tolerate);
+        const spawns = spawners.map((j, i) =>
+          storeOf(i)
+            .enqueueMany({ stepId: steps[0]!.id, parentId: j.id, token: j.leaseToken, jobs: [{ key: `s${j.id}` }] })
+            .then((r) => r.inserted, tolerate),
+        );
+        const cancel = storeOf(1).cancel({ id: manager.id });
+        await Promise.all([plan, ...spawns, cancel]);
+        expect((await sut.store.getJob(manager.id))?.status).toBe('cancelled');
+        expect(await sut.store.getProgress(manager.id)).toMatchObject({ pending: 0, running: 0 });
+        expect(await claimAll(sut.store, 'late')).toEqual([]);
+        await expectCountersExact(steps[1]!.id, manager.id, false);
+      }
+    });
+
     it('stores NUL characters of names, errors and log lines without failing the batch', async () => {
       const { manager, steps } = await sut.store.createRun(newRun([{ name: 'a' }]));
       const stepId = steps[0]!.id;

@@ -5,6 +5,7 @@ import { StepqError } from '../../core/errors.js';
 import { LOG_LEVELS, type CancelCause, type Job, type JobStatus, type LogLine, type NewLogLine } from '../../core/job.js';
 import { countsFrom, type Counts } from '../../core/progress.js';
 import type { WorkerSpec } from '../../core/step-type.js';
+import { stepVerdict } from '../../core/lifecycle.js';
 import * as M from '../mutations.js';
 import {
   countsFromRow,
@@ -14,6 +15,7 @@ import {
   jobFromRow,
   logFromRow,
   managerSnapshotFromRow,
+  parseJson,
   stepSnapshotFromRow,
   summaryFromRow,
   type Row,
@@ -30,10 +32,11 @@ import type {
   Page,
   StepSnapshot,
   Store,
+  StepPayload,
   StoreCapabilities,
   StoredDefinition,
 } from '../store.js';
-import type { Cascade, JobRow } from '../tx.js';
+import type { JobRow } from '../tx.js';
 import { migratePostgres, quoteIdent } from './migrate.js';
 import * as Q from './queries.js';
 import { COUNTER_SHARDS, NOW } from './queries.js';
@@ -221,11 +224,15 @@ export class PostgresStore implements Store {
 
   /**
    * Runs `fn` in one transaction on one pooled connection. The clock is read in the same round trip
-   * as BEGIN; counter deltas are written in the same round trip as COMMIT. A deadlock victim or serialization
-   * failure runs again from the start (the mutation functions keep no state between attempts).
-   * Returns the cancellations the transaction deferred (StoreTx.deferCascade).
+   * as BEGIN; counter deltas are written in the same round trip as COMMIT. A deadlock victim or
+   * serialization failure runs again from the start (the mutation functions keep no state between
+   * attempts). After the commit, on the same connection, the steps whose judgement settleSteps
+   * deferred are read; those that may have ended are returned, to be settled (see settle.ts).
    */
-  private async transaction<T>(fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>): Promise<{ result: T; cascades: Cascade[] }> {
+  private async transaction<T>(
+    fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>,
+    opts: { settling?: boolean } = {},
+  ): Promise<{ result: T; toSettle: number[] }> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new StepqError('ERR_INTERNAL', 'The store is closed.');
       const client = await this.pool.connect();
@@ -239,10 +246,20 @@ export class PostgresStore implements Store {
           const results = (await client.query(`BEGIN; ${NOW}`)) as unknown as Array<pg.QueryResult<{ now: number }>>;
           now = Number(results[1]!.rows[0]!.now);
         }
-        const tx = new PostgresTx(client, now, randomInt(COUNTER_SHARDS));
+        const tx = new PostgresTx(client, now, randomInt(COUNTER_SHARDS), opts);
         const result = await fn(tx, client);
         await tx.commit();
-        return { result, cascades: tx.cascades };
+        let toSettle: number[] = [];
+        if (tx.settleIds.size > 0) {
+          try {
+            toSettle = await this.dueSteps(client, [...tx.settleIds]);
+          } catch (err) {
+            // The mutation stands; its steps stay running until the sweep settles them.
+            broken = err as Error;
+            this.options.onError?.(broken);
+          }
+        }
+        return { result, toSettle };
       } catch (err) {
         try {
           await client.query('ROLLBACK');
@@ -261,24 +278,31 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Of the running steps `ids`, those whose committed counters say they may have ended. */
+  private async dueSteps(client: pg.ClientBase, ids: number[]): Promise<number[]> {
+    const rows = await run(client, 'STEPS_TO_SETTLE', [ids]);
+    return rows
+      .filter((r) => {
+        const policy = (parseJson(r.payload) as unknown as StepPayload).policy;
+        return stepVerdict({ counts: countsFromRow(r), planned: r.planned !== null, policy }).status !== 'running';
+      })
+      .map((r) => Number(r.id));
+  }
+
   /**
-   * A mutation: `fn` in a transaction, then the endings it deferred (StoreTx.deferCascade) in
-   * transactions of their own, their effects added to the mutation's (`effectsOf` finds them in its
-   * result). Should those fail, the steps and runs concerned are still running, and the next sweep
-   * (or acknowledgement) judges them again.
+   * A mutation: `fn` in a transaction, then, in a transaction of its own, the settling of the steps
+   * it left to judge after its commit; the effects of that are added to the mutation's (`effectsOf`
+   * finds them in its result). Should the settling fail, the steps stay running and the sweep
+   * settles them.
    */
   private async write<T>(fn: (tx: PostgresTx, client: pg.PoolClient) => Promise<T>, effectsOf?: (r: T) => Effects): Promise<T> {
-    const { result, cascades } = await this.transaction(fn);
-    let pending = cascades;
-    // A step's ending may decide its run's: a second round at most, in practice.
-    for (let round = 0; pending.length > 0 && round < 4; round++) {
+    const { result, toSettle } = await this.transaction(fn);
+    if (toSettle.length > 0) {
       try {
-        const next = await this.transaction((tx) => M.runCascades(tx, pending));
-        if (effectsOf) mergeEffects(effectsOf(result), next.result);
-        pending = next.cascades;
+        const settled = await this.transaction((tx) => M.settleAfterCommit(tx, toSettle), { settling: true });
+        if (effectsOf) mergeEffects(effectsOf(result), settled.result);
       } catch (err) {
         this.options.onError?.(err as Error);
-        break;
       }
     }
     return result;

@@ -11,7 +11,7 @@ import {
   type Row,
 } from '../rows.js';
 import type { ManagerSnapshot, StepSnapshot } from '../store.js';
-import type { Cascade, ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
+import type { ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
 import * as Q from './queries.js';
 
 /** Names of the statements in queries.ts (its other exports are numbers and column-list fragments). */
@@ -52,8 +52,10 @@ const STATUS_KEYS = ['pending', 'running', 'completed', 'failed', 'cancelled'] a
  * locked only for the last round trip instead of the whole transaction.
  */
 export class PostgresTx implements StoreTx {
-  /** Endings decided under a step's or run's lock, carried out by the store after the commit. */
-  readonly cascades: Cascade[] = [];
+  /** Steps whose judgement settleSteps left to the store (see StoreTx.deferSettle). */
+  readonly settleIds = new Set<number>();
+  /** Absent in a settling transaction (the store's own, after a commit): it settles in place. */
+  readonly deferSettle?: (stepIds: number[]) => void;
   private readonly deltas = new Map<string, { owner: number; scope: CounterScope; d: Record<JobStatus, number> }>();
 
   constructor(
@@ -62,14 +64,13 @@ export class PostgresTx implements StoreTx {
     readonly now: number,
     /** The counter shard this transaction writes to. */
     private readonly shard: number,
-  ) {}
+    opts: { settling?: boolean } = {},
+  ) {
+    if (!opts.settling) this.deferSettle = (ids) => ids.forEach((id) => this.settleIds.add(id));
+  }
 
   private q(name: QueryName, values: unknown[] = []): Promise<Row[]> {
     return run(this.client, name, values);
-  }
-
-  deferCascade(cascade: Cascade): void {
-    this.cascades.push(cascade);
   }
 
   async fenceInserts(stepId: number): Promise<void> {
@@ -157,22 +158,9 @@ export class PostgresTx implements StoreTx {
     await this.client.query(entries.length ? Q.addCountersThenCommit(this.shard, entries) : 'COMMIT');
   }
 
-  /**
-   * Worker counters of steps, as the last completeJobs statement saw them. Used once, by the next
-   * getCounters that asks for nothing else (settleSteps' first look, which needs no particular
-   * freshness), and dropped as soon as a row lock is taken: a read after a lock must be a new one.
-   */
-  private prefetched: Map<number, Counts> | null = null;
-
   async getCounters(ownerIds: number[], scope: CounterScope): Promise<Map<number, Counts>> {
     const out = new Map<number, Counts>();
     if (ownerIds.length === 0) return out;
-    const pre = this.prefetched;
-    this.prefetched = null;
-    if (pre && scope === 'w' && ownerIds.every((id) => pre.has(id))) {
-      for (const id of ownerIds) out.set(id, this.withOwn(pre.get(id)!, id, scope));
-      return out;
-    }
     for (const r of await this.q('GET_COUNTERS', [scope, ownerIds])) out.set(Number(r.owner_id), countsFromRow(r));
     for (const id of ownerIds) {
       const base = out.get(id);
@@ -183,13 +171,11 @@ export class PostgresTx implements StoreTx {
   }
 
   async getJob(id: number, opts: { lock?: boolean } = {}): Promise<JobRow | null> {
-    if (opts.lock) this.prefetched = null;
     const [r] = await this.q(opts.lock ? 'GET_JOB_FOR_UPDATE' : 'GET_JOB', [id]);
     return r ? jobFromRow(r) : null;
   }
 
   async stepsOfRun(managerId: number, opts: { lock?: boolean } = {}): Promise<JobRow[]> {
-    if (opts.lock) this.prefetched = null;
     return (await this.q(opts.lock ? 'STEPS_OF_RUN_FOR_UPDATE' : 'STEPS_OF_RUN', [managerId])).map(jobFromRow);
   }
 
@@ -228,10 +214,8 @@ export class PostgresTx implements StoreTx {
   }
 
   async completeJobs(acks: Array<LeaseAck & { result: string }>): Promise<ChangedRow[]> {
-    const [r] = await this.q('COMPLETE', [acks.map((a) => a.id), acks.map((a) => a.token), acks.map((a) => a.result), this.now]);
-    const parse = (v: unknown): Row[] => (v === null || v === undefined ? [] : (JSON.parse(String(v)) as Row[]));
-    this.prefetched = new Map(parse(r?.counters).map((c) => [Number(c.owner_id), countsFromRow(c)]));
-    return parse(r?.rows).map((row) => changeFromRow(row, 'running'));
+    const rows = await this.q('COMPLETE', [acks.map((a) => a.id), acks.map((a) => a.token), acks.map((a) => a.result), this.now]);
+    return rows.map((r) => changeFromRow(r, 'running'));
   }
 
   async failJobs(acks: Array<LeaseAck & { error: string }>): Promise<ChangedRow[]> {

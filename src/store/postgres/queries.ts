@@ -177,25 +177,13 @@ RETURNING ${CLAIM_COLS}`;
  */
 const LOCK_RUNNING = `l AS (SELECT id FROM jobs WHERE id = ANY($1::bigint[]) AND status = 'running' ORDER BY id FOR UPDATE)`;
 
-/**
- * Completes the jobs in $1 (bigint[]) that run under the matching lease token in $2 with results $3
- * (JSON text[]); $4 now. One row, two JSON arrays: `rows`, the changes; `counters`, the committed
- * worker counters of their steps as this statement saw them (the unlocked first look of settleSteps,
- * read here to save it a round trip).
- */
+/** Completes the jobs in $1 (bigint[]) that run under the matching lease token in $2 with results $3 (JSON text[]); $4 now. */
 export const COMPLETE = `
-WITH ${LOCK_RUNNING},
-upd AS (
-  UPDATE jobs j SET status = 'completed', result = a.result::json, error = NULL, finished_at = $4, ${CLEAR_LEASE}
-  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result), l
-  WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
-  RETURNING ${CHANGE_COLS}
-)
-SELECT (SELECT json_agg(upd) FROM upd) AS rows,
-       (SELECT json_agg(c) FROM (
-          SELECT owner_id, sum(pending)::bigint AS pending, sum(running)::bigint AS running, sum(completed)::bigint AS completed,
-                 sum(failed)::bigint AS failed, sum(cancelled)::bigint AS cancelled
-          FROM counters WHERE scope = 'w' AND owner_id IN (SELECT step_id FROM upd) GROUP BY owner_id) c) AS counters`;
+WITH ${LOCK_RUNNING}
+UPDATE jobs j SET status = 'completed', result = a.result::json, error = NULL, finished_at = $4, ${CLEAR_LEASE}
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS a(id, token, result), l
+WHERE l.id = a.id AND j.id = a.id AND j.status = 'running' AND j.lease_token = a.token
+RETURNING ${CHANGE_COLS}`;
 
 /** Fails for good the jobs in $1 that run under the matching lease token in $2, with errors $3; $4 now. */
 export const FAIL = `
@@ -374,6 +362,15 @@ SELECT j.id, j.manager_id, j.name, j.status, j.started_at, j.finished_at,
        c.pending, c.running, c.completed, c.failed, c.cancelled
 FROM jobs j ${SUMMED('w', 'j.id')} c ON true
 WHERE j.id = ANY($1::bigint[]) AND j.kind = 'step'`;
+
+/**
+ * The running steps among $1 (bigint[]) with what judges them: planned, payload (the policy) and
+ * worker counters, shards summed. Read right after a commit that moved their jobs (settle.ts).
+ */
+export const STEPS_TO_SETTLE = `
+SELECT j.id, j.planned, j.payload, c.pending, c.running, c.completed, c.failed, c.cancelled
+FROM jobs j ${SUMMED('w', 'j.id')} c ON true
+WHERE j.id = ANY($1::bigint[]) AND j.kind = 'step' AND j.status = 'running'`;
 
 /** Snapshots of the managers in $1 (bigint[]): worker counters (w) and step counters (s). */
 export const MANAGER_SNAPSHOTS = `
