@@ -60,7 +60,15 @@ async function enqueue(url: string, jobs: number): Promise<{ managerId: number; 
           name: 'noop',
           type: 'synthetic',
           dependsOn: [],
-          policy: { onError: 'fail', maxFailures: { kind: 'count', value: 0 }, maxAttempts: 2, backoff: { type: 'none', baseMs: 0, maxMs: 0 }, timeoutMs: null, concurrency: null, priority: 0 },
+          policy: {
+            onError: 'fail',
+            maxFailures: { kind: 'count', value: 0 },
+            maxAttempts: 2,
+            backoff: { type: 'none', baseMs: 0, maxMs: 0 },
+            timeoutMs: null,
+            concurrency: null,
+            priority: 0,
+          },
           config: { count: jobs, duration_ms: 0, failure_rate: 0, spawn: 0, spawn_depth: 0, payload_bytes: 0 },
         },
       ],
@@ -141,10 +149,14 @@ export async function workerProcesses(jobs: number, processes: number, concurren
     try {
       for (let i = 0; i < processes; i++) {
         children.push(
-          spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--store', url, '-c', String(concurrencyEach), '--log-level', 'warn'], {
-            cwd: ROOT,
-            stdio: ['ignore', 'ignore', 'inherit'],
-          }),
+          spawn(
+            process.execPath,
+            ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--store', url, '-c', String(concurrencyEach), '--log-level', 'warn'],
+            {
+              cwd: ROOT,
+              stdio: ['ignore', 'ignore', 'inherit'],
+            },
+          ),
         );
       }
       await waitForRun(url, managerId, 300_000);
@@ -172,7 +184,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   });
   console.log(`PostgreSQL ${settings}; ${cpus().length} CPUs; ${jobs} no-op jobs queued first, then drained`);
   const one = await oneProcess(jobs, concurrency);
-  console.log(`stepq (PostgreSQL, 1 process, concurrency ${concurrency}): ${one.jobsPerSec} jobs/s (${one.ms} ms; enqueue ${Math.round(one.enqueueMs)} ms)`);
+  console.log(
+    `stepq (PostgreSQL, 1 process, concurrency ${concurrency}): ${one.jobsPerSec} jobs/s (${one.ms} ms; enqueue ${Math.round(one.enqueueMs)} ms)`,
+  );
   const each = Math.ceil(concurrency / processes);
   const split = await workerProcesses(jobs, processes, each);
   console.log(`stepq (PostgreSQL, ${processes} worker processes x concurrency ${each}): ${split.jobsPerSec} jobs/s (${split.ms} ms)`);

@@ -57,7 +57,8 @@ export async function workerCommand(opts: WorkerOptions, io: Io, signals: NodeJS
     return 2;
   }
   for (const t of types ?? []) {
-    if (!engine.registry.get(t)) logger.warn({ type: t }, 'no step type of this name is registered here; jobs of it are claimed by other workers only');
+    if (!engine.registry.get(t))
+      logger.warn({ type: t }, 'no step type of this name is registered here; jobs of it are claimed by other workers only');
   }
   engine.start({ workers: true, rescuer: true, scheduler: false });
   logger.info({ owner: engine.owner, concurrency: opts.concurrency, types: types ?? 'all' }, 'worker started');

@@ -28,7 +28,24 @@ interface Worker {
 function startWorker(url: string): Worker {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--store', url, '-c', String(CONCURRENCY), '--lease-ms', String(LEASE_MS), '--rescue-ms', '300', '--grace-ms', '5000', '--log-level', 'warn'],
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'worker',
+      '--store',
+      url,
+      '-c',
+      String(CONCURRENCY),
+      '--lease-ms',
+      String(LEASE_MS),
+      '--rescue-ms',
+      '300',
+      '--grace-ms',
+      '5000',
+      '--log-level',
+      'warn',
+    ],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STEPQ_STORE: '' } },
   );
   const stderr: string[] = [];
@@ -85,7 +102,16 @@ describe.skipIf(!PG_URL)(PG_URL ? 'multi-process workers on PostgreSQL' : `multi
       for (let i = 0; i < WORKERS; i++) workers.push(startWorker(db.url));
 
       const run = await engine.startRun({
-        definition: toml(['id = "mp"', 'name = "Multi-process"', '[step.gen]', 'type = "synthetic"', 'count = 10000', 'spawn = 1', 'spawn_depth = 1', 'duration_ms = 2']),
+        definition: toml([
+          'id = "mp"',
+          'name = "Multi-process"',
+          '[step.gen]',
+          'type = "synthetic"',
+          'count = 10000',
+          'spawn = 1',
+          'spawn_depth = 1',
+          'duration_ms = 2',
+        ]),
       });
       const stepId = run.steps[0]!.id;
 
@@ -96,7 +122,9 @@ describe.skipIf(!PG_URL)(PG_URL ? 'multi-process workers on PostgreSQL' : `multi
       victim.child.kill('SIGKILL');
       expect(await withTimeout(victim.exit, 10_000, 'the killed worker to exit')).toBeNull();
       // Its leases are still in the table (they expire LEASE_MS after its last heartbeat).
-      const orphaned = (await raw.query(`SELECT id FROM jobs WHERE status = 'running' AND lease_owner LIKE $1`, [`%:${victimPid}:%`])).rows.map((r) => Number(r.id));
+      const orphaned = (await raw.query(`SELECT id FROM jobs WHERE status = 'running' AND lease_owner LIKE $1`, [`%:${victimPid}:%`])).rows.map((r) =>
+        Number(r.id),
+      );
       expect(orphaned.length, 'the killed worker held jobs when it died').toBeGreaterThan(0);
 
       const outcome = await withTimeout(engine.waitForRun(run.managerId), 180_000, 'the run to end');

@@ -112,7 +112,9 @@ for (const factory of storeFactories) {
     });
 
     it('counters stay exact under concurrent claims, completions, retries with backoff and spawns', async () => {
-      const { manager, steps } = await sut.store.createRun(newRun([{ name: 'a', policy: { maxAttempts: 3, maxFailures: { kind: 'percent', value: 100 } } }]));
+      const { manager, steps } = await sut.store.createRun(
+        newRun([{ name: 'a', policy: { maxAttempts: 3, maxFailures: { kind: 'percent', value: 100 } } }]),
+      );
       const stepId = steps[0]!.id;
       await planStep(sut.store, stepId, 1000);
       let spawned = 0;
@@ -234,12 +236,19 @@ for (const factory of storeFactories) {
       const { manager, steps } = await sut.store.createRun(newRun([{ name: 'a' }]));
       const stepId = steps[0]!.id;
       const { jobs } = await sut.store.claim({ owner: 'p', limit: 1, leaseMs: 60_000 });
-      await sut.store.enqueueMany({ stepId, parentId: stepId, token: jobs[0]!.leaseToken, jobs: [{ name: 'x\u0000y', key: 'k\u0000', payload: { s: 'p\u0000q' } }] });
+      await sut.store.enqueueMany({
+        stepId,
+        parentId: stepId,
+        token: jobs[0]!.leaseToken,
+        jobs: [{ name: 'x\u0000y', key: 'k\u0000', payload: { s: 'p\u0000q' } }],
+      });
       await sut.store.markPlanned({ stepId, token: jobs[0]!.leaseToken, planned: 1 });
       const [job] = await claimAll(sut.store);
       expect(job!.name.startsWith('x')).toBe(true);
       expect(job!.payload).toEqual({ s: 'p\u0000q' });
-      const r = await sut.store.acknowledge({ acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'bad\u0000byte', retryAt: null }] });
+      const r = await sut.store.acknowledge({
+        acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'bad\u0000byte', retryAt: null }],
+      });
       expect(r.lost).toEqual([]);
       expect((await sut.store.getJob(job!.id))?.error?.startsWith('bad')).toBe(true);
       const [line] = await sut.store.appendLogs([{ jobId: job!.id, stepId, managerId: manager.id, level: 'info', message: 'a\u0000b', at: 1 }]);

@@ -53,7 +53,9 @@ describe.skipIf(!PG_URL)(PG_URL ? 'postgres store' : `postgres store (skipped: $
     const store = new PostgresStore({ ...postgresOptionsFromUrl(u.toString()), schema });
     try {
       await store.migrate();
-      const { rows } = await store.pool.query<{ t: string; p: string }>(`SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p`);
+      const { rows } = await store.pool.query<{ t: string; p: string }>(
+        `SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p`,
+      );
       expect(rows[0]).toEqual({ t: '12345ms', p: `"${schema}"` });
     } finally {
       await store.close();

@@ -323,15 +323,24 @@ export class PostgresStore implements Store {
   }
 
   enqueueMany(params: { stepId: number; parentId: number; token: string; jobs: WorkerSpec[]; seq?: number }) {
-    return this.write((tx) => M.enqueueMany(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.enqueueMany(tx, params),
+      (r) => r.effects,
+    );
   }
 
   markPlanned(params: { stepId: number; token: string; planned: number }): Promise<Effects> {
-    return this.write((tx) => M.markPlanned(tx, params), (e) => e);
+    return this.write(
+      (tx) => M.markPlanned(tx, params),
+      (e) => e,
+    );
   }
 
   claim(params: { owner: string; limit: number; leaseMs: number; types?: string[] }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
-    return this.write((tx) => M.claim(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.claim(tx, params),
+      (r) => r.effects,
+    );
   }
 
   heartbeat(params: { owner: string; leaseMs: number; ids: number[] }): Promise<{ held: number[] }> {
@@ -340,31 +349,52 @@ export class PostgresStore implements Store {
   }
 
   acknowledge(params: { acks: Acknowledgement[] }): Promise<{ lost: number[]; effects: Effects }> {
-    return this.write((tx) => M.acknowledge(tx, params.acks), (r) => r.effects);
+    return this.write(
+      (tx) => M.acknowledge(tx, params.acks),
+      (r) => r.effects,
+    );
   }
 
   release(params: { owner: string; ids: number[] }) {
-    return this.write((tx) => M.release(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.release(tx, params),
+      (r) => r.effects,
+    );
   }
 
   rescueExpiredLeases(params: { limit: number }) {
-    return this.write((tx) => M.rescueExpiredLeases(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.rescueExpiredLeases(tx, params),
+      (r) => r.effects,
+    );
   }
 
   sweep(): Promise<Effects> {
-    return this.write((tx) => M.sweep(tx), (e) => e);
+    return this.write(
+      (tx) => M.sweep(tx),
+      (e) => e,
+    );
   }
 
   cancel(params: { id: number; cause?: CancelCause; reason?: string }) {
-    return this.write((tx) => M.cancel(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.cancel(tx, params),
+      (r) => r.effects,
+    );
   }
 
   retry(params: { id: number }) {
-    return this.write((tx) => M.retry(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.retry(tx, params),
+      (r) => r.effects,
+    );
   }
 
   deleteRun(params: { managerId: number }) {
-    return this.write((tx) => M.deleteRun(tx, params), (r) => r.effects);
+    return this.write(
+      (tx) => M.deleteRun(tx, params),
+      (r) => r.effects,
+    );
   }
 
   // ---- reads ---------------------------------------------------------------------------------
@@ -375,10 +405,7 @@ export class PostgresStore implements Store {
   }
 
   /** WHERE clause of a job filter (parameters from `first` on), shared by the list queries. */
-  private jobWhere(
-    params: JobFilter & { cursor?: string; order?: 'asc' | 'desc' },
-    values: unknown[],
-  ): string {
+  private jobWhere(params: JobFilter & { cursor?: string; order?: 'asc' | 'desc' }, values: unknown[]): string {
     const where: string[] = [];
     const param = (v: unknown): string => {
       values.push(v);

@@ -1,15 +1,7 @@
 import type pg from 'pg';
 import type { JobStatus } from '../../core/job.js';
 import { addCounts, countsFrom, emptyCounts, type CounterDeltas, type Counts } from '../../core/progress.js';
-import {
-  changeFromRow,
-  claimedFromRow,
-  countsFromRow,
-  jobFromRow,
-  managerSnapshotFromRow,
-  stepSnapshotFromRow,
-  type Row,
-} from '../rows.js';
+import { changeFromRow, claimedFromRow, countsFromRow, jobFromRow, managerSnapshotFromRow, stepSnapshotFromRow, type Row } from '../rows.js';
 import type { ManagerSnapshot, StepSnapshot } from '../store.js';
 import type { ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
 import * as Q from './queries.js';
@@ -107,21 +99,21 @@ export class PostgresTx implements StoreTx {
   async insertWorkers(rows: NewJobRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     return exec(this.client, 'INSERT_WORKERS', [
-        rows.map((x) => x.parentId),
-        rows.map((x) => x.stepId),
-        rows.map((x) => x.managerId),
-        rows.map((x) => x.depth),
-        rows.map((x) => pgText(x.type)),
-        rows.map((x) => pgText(x.name)),
-        rows.map((x) => pgText(x.key)),
-        rows.map((x) => x.maxAttempts),
-        rows.map((x) => x.priority),
-        rows.map((x) => x.runAt),
-        rows.map((x) => x.timeoutMs),
-        rows.map((x) => x.lane),
-        rows.map((x) => x.payload),
-        this.now,
-      ]);
+      rows.map((x) => x.parentId),
+      rows.map((x) => x.stepId),
+      rows.map((x) => x.managerId),
+      rows.map((x) => x.depth),
+      rows.map((x) => pgText(x.type)),
+      rows.map((x) => pgText(x.name)),
+      rows.map((x) => pgText(x.key)),
+      rows.map((x) => x.maxAttempts),
+      rows.map((x) => x.priority),
+      rows.map((x) => x.runAt),
+      rows.map((x) => x.timeoutMs),
+      rows.map((x) => x.lane),
+      rows.map((x) => x.payload),
+      this.now,
+    ]);
   }
 
   async initCounters(ownerId: number, scopes: CounterScope[]): Promise<void> {
@@ -262,7 +254,12 @@ export class PostgresTx implements StoreTx {
     }
     if (toFailed.length) {
       out.push(
-        ...(await this.q('RESCUE_TO_FAILED', [toFailed.map((r) => r.id), toFailed.map((r) => r.token), toFailed.map((r) => pgText(r.error)), this.now])),
+        ...(await this.q('RESCUE_TO_FAILED', [
+          toFailed.map((r) => r.id),
+          toFailed.map((r) => r.token),
+          toFailed.map((r) => pgText(r.error)),
+          this.now,
+        ])),
       );
     }
     return out.map((r) => changeFromRow(r, 'running'));
