@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 for tests and benchmarks (see /work/shared/TOOLCHAIN.md).
 #
-#   eval "$(scripts/pg-test-server.sh start)"   # exports STEPQ_TEST_PG_URL
+#   eval "$(scripts/pg-test-server.sh start)"   # exports STEPQ_TEST_PG_URL and STEPQ_PG_STATE
 #   npx vitest run                               # the PostgreSQL suites run too
-#   scripts/pg-test-server.sh stop
+#   scripts/pg-test-server.sh stop               # stops the server named by $STEPQ_PG_STATE
+#
+# Every `start` makes a new server in a fresh mktemp folder on a free port, so several checkouts (or
+# CI jobs) on one machine never share or stop each other's server. `stop` stops only the server of
+# the state file it is given ($STEPQ_PG_STATE, or its second argument) and removes its folder.
 #
 # PostgreSQL refuses to run as root, so when we are root the server runs as the `postgres` user
-# (runuser); its data folder lives in a fresh mktemp folder owned by that user, and the log inside it.
-# State (data folder, port) is kept in $STEPQ_PG_STATE (default /tmp/stepq-pg-test.env), so `stop`
-# finds the server `start` made. `start` prints `export STEPQ_TEST_PG_URL=...` on stdout (and writes
-# the same line to $STEPQ_PG_STATE.url); everything else goes to stderr.
+# (runuser); its data folder is owned by that user, and its log lives inside it. `start` prints
+# shell `export` lines on stdout (also written to $STEPQ_PG_STATE.url); everything else goes to stderr.
 set -euo pipefail
-
-STATE="${STEPQ_PG_STATE:-/tmp/stepq-pg-test.env}"
 
 find_bin() {
   if [[ -n "${PG_BIN:-}" ]]; then echo "$PG_BIN"; return; fi
@@ -34,16 +34,7 @@ free_port() {
 }
 
 start() {
-  if [[ -f "$STATE" ]]; then
-    # shellcheck disable=SC1090
-    source "$STATE"
-    if as_pg "$(find_bin)/pg_ctl" -D "$PGD" status >/dev/null 2>&1; then
-      echo "pg-test-server: already running on port $PORT" >&2
-      echo "export STEPQ_TEST_PG_URL=postgres://postgres@127.0.0.1:$PORT/postgres"
-      return
-    fi
-  fi
-  local bin root pgd port
+  local bin root pgd port state
   bin="$(find_bin)"
   root="$(mktemp -d /tmp/stepq-pg.XXXXXX)"
   chmod 755 "$root"
@@ -58,28 +49,28 @@ start() {
   # Tests open many connections at once (parallel test files, three worker processes, pools).
   as_pg "$bin/pg_ctl" -D "$pgd" -l "$pgd/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $pgd -c max_connections=300" start >&2
-  printf 'PGD=%q\nPORT=%q\nROOT=%q\n' "$pgd" "$port" "$root" > "$STATE"
+  state="$root/state.env"
+  printf 'PGD=%q\nPORT=%q\nROOT=%q\n' "$pgd" "$port" "$root" > "$state"
   local url="postgres://postgres@127.0.0.1:$port/postgres"
-  echo "export STEPQ_TEST_PG_URL=$url" > "$STATE.url"
-  echo "pg-test-server: PostgreSQL on $url (data in $pgd)" >&2
-  echo "export STEPQ_TEST_PG_URL=$url"
+  printf 'export STEPQ_TEST_PG_URL=%s\nexport STEPQ_PG_STATE=%s\n' "$url" "$state" | tee "$state.url"
+  echo "pg-test-server: PostgreSQL on $url (data in $pgd; stop with STEPQ_PG_STATE=$state $0 stop)" >&2
 }
 
 stop() {
-  if [[ ! -f "$STATE" ]]; then
-    echo "pg-test-server: nothing to stop ($STATE missing)" >&2
+  local state="${1:-${STEPQ_PG_STATE:-}}"
+  if [[ -z "$state" || ! -f "$state" ]]; then
+    echo "pg-test-server: nothing to stop (set STEPQ_PG_STATE to the state file start printed)" >&2
     return
   fi
   # shellcheck disable=SC1090
-  source "$STATE"
+  source "$state"
   as_pg "$(find_bin)/pg_ctl" -D "$PGD" -m fast -w stop >&2 || true
   rm -rf "$ROOT"
-  rm -f "$STATE" "$STATE.url"
-  echo "pg-test-server: stopped" >&2
+  echo "pg-test-server: stopped (port $PORT)" >&2
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  stop) stop "${2:-}" ;;
+  *) echo "usage: $0 start | $0 stop [state-file]" >&2; exit 2 ;;
 esac
