@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { StepqError } from '../../core/errors.js';
@@ -48,6 +48,14 @@ export interface SqliteStoreOptions {
   clock?: Clock;
 }
 
+/**
+ * One write queue per database file in this process. A transaction holds SQLite's write lock across
+ * awaits; a second connection to the same file in the same process that tried BEGIN IMMEDIATE then
+ * would block the event loop in SQLite's busy wait, and the first could never commit (a deadlock
+ * until busy_timeout). Other processes just wait for the lock, which is released at commit.
+ */
+const writeQueues = new Map<string, { tail: Promise<unknown> }>();
+
 function publicJob(row: JobRow): Job {
   const { leaseToken: _token, ...job } = row;
   void _token;
@@ -67,12 +75,20 @@ export class SqliteStore implements Store {
   private r!: Record<keyof typeof Q, Stmt>;
   private readonly dynamic = new Map<string, Stmt>();
   private readonly readDynamic = new Map<string, Stmt>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** This file's write queue, shared by every store on it in this process (see writeQueues). */
+  private readonly writes: { tail: Promise<unknown> };
   private readonly clock: Clock;
   private closed = false;
 
   constructor(readonly options: SqliteStoreOptions) {
     this.clock = options.clock ?? systemClock;
+    const key = resolvePath(options.path);
+    let writes = writeQueues.get(key);
+    if (!writes) {
+      writes = { tail: Promise.resolve() };
+      writeQueues.set(key, writes);
+    }
+    this.writes = writes;
     mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
@@ -97,7 +113,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue.catch(() => undefined);
+    await this.writes.tail.catch(() => undefined);
     this.reader.close();
     this.db.close();
   }
@@ -138,8 +154,8 @@ export class SqliteStore implements Store {
         throw err;
       }
     };
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
+    const p = this.writes.tail.then(run, run);
+    this.writes.tail = p.catch(() => undefined);
     return p;
   }
 
