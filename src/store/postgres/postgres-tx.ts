@@ -144,10 +144,29 @@ export class PostgresTx implements StoreTx {
   }
 
   /** Writes the counter deltas of this transaction to its shard and commits, in one round trip. */
+  /**
+   * Writes the counter deltas of this transaction to its shard, reads the snapshots asked for, and
+   * commits: one round trip (the simple query protocol, values written into the text by queries.ts).
+   */
   async commit(): Promise<void> {
     const entries = [...this.deltas.values()].filter((e) => STATUS_KEYS.some((s) => e.d[s] !== 0));
     this.deltas.clear();
-    await this.client.query(entries.length ? Q.addCountersThenCommit(this.shard, entries) : 'COMMIT');
+    const due = this.snapshotsDue;
+    const wantSnapshots = due.stepIds.size > 0 || due.managerIds.size > 0;
+    const sql = [
+      ...(entries.length ? [Q.addCountersSql(this.shard, entries)] : []),
+      ...(wantSnapshots ? [Q.snapshotsSql([...due.stepIds], [...due.managerIds])] : []),
+      'COMMIT',
+    ].join(';\n');
+    const res = (await this.client.query(sql)) as unknown as pg.QueryResult<Row> | Array<pg.QueryResult<Row>>;
+    if (!wantSnapshots) return;
+    const results = Array.isArray(res) ? res : [res];
+    const row = results[entries.length ? 1 : 0]?.rows[0];
+    const parse = (v: unknown): Row[] => (v === null || v === undefined ? [] : (JSON.parse(String(v)) as Row[]));
+    const steps = parse(row?.steps).map(stepSnapshotFromRow);
+    const managers = parse(row?.managers).map(managerSnapshotFromRow);
+    for (const out of due.steps) out.push(...steps);
+    for (const out of due.managers) out.push(...managers);
   }
 
   async getCounters(ownerIds: number[], scope: CounterScope): Promise<Map<number, Counts>> {
@@ -360,28 +379,31 @@ RETURNING j.id, j.kind, j.parent_id, j.step_id, j.manager_id, j.type, j.name, j.
     return { jobs, logs };
   }
 
-  /** Manager snapshots read along with step snapshots (see stepSnapshots), by id. */
-  private managersRead = new Map<number, ManagerSnapshot>();
+  /**
+   * Snapshots asked for by the Ledger (last, in `finish`), read in the commit's round trip, after
+   * this transaction's counters are written: the arrays returned below are filled by `commit`, before
+   * the store hands the mutation's result (and so these effects) to anyone.
+   */
+  private readonly snapshotsDue = {
+    stepIds: new Set<number>(),
+    managerIds: new Set<number>(),
+    steps: [] as StepSnapshot[][],
+    managers: [] as ManagerSnapshot[][],
+  };
 
-  /** Step snapshots, and those of their runs in the same round trip (the Ledger asks for both). */
   async stepSnapshots(ids: number[]): Promise<StepSnapshot[]> {
-    if (ids.length === 0) return [];
-    const [r] = await this.q('STEP_AND_RUN_SNAPSHOTS', [ids]);
-    const parse = (v: unknown): Row[] => (v === null || v === undefined ? [] : (JSON.parse(String(v)) as Row[]));
-    this.managersRead = new Map(parse(r?.managers).map((row) => [Number(row.id), managerSnapshotFromRow(row)]));
-    return parse(r?.steps).map((row) => {
-      const s = stepSnapshotFromRow(row);
-      return { ...s, counts: this.withOwn(s.counts, s.stepId, 'w') };
-    });
+    const out: StepSnapshot[] = [];
+    if (ids.length === 0) return out;
+    for (const id of ids) this.snapshotsDue.stepIds.add(id);
+    this.snapshotsDue.steps.push(out);
+    return out;
   }
 
   async managerSnapshots(ids: number[]): Promise<ManagerSnapshot[]> {
-    if (ids.length === 0) return [];
-    const read = this.managersRead;
-    this.managersRead = new Map();
-    const missing = ids.filter((id) => !read.has(id));
-    const rows = missing.length ? (await this.q('MANAGER_SNAPSHOTS', [missing])).map(managerSnapshotFromRow) : [];
-    const all = [...ids.filter((id) => read.has(id)).map((id) => read.get(id)!), ...rows];
-    return all.map((m) => ({ ...m, counts: this.withOwn(m.counts, m.managerId, 'w'), steps: this.withOwn(m.steps, m.managerId, 's') }));
+    const out: ManagerSnapshot[] = [];
+    if (ids.length === 0) return out;
+    for (const id of ids) this.snapshotsDue.managerIds.add(id);
+    this.snapshotsDue.managers.push(out);
+    return out;
   }
 }

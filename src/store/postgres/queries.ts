@@ -380,41 +380,44 @@ SELECT j.id, j.name, j.status, j.started_at, j.finished_at,
 FROM jobs j ${SUMMED('w', 'j.id')} w ON true ${SUMMED('s', 'j.id')} s ON true
 WHERE j.id = ANY($1::bigint[]) AND j.kind = 'manager'`;
 
-/**
- * STEP_SNAPSHOTS for the steps in $1 (bigint[]) and MANAGER_SNAPSHOTS for their runs, as two JSON
- * arrays in one row: what a transaction publishes, in one round trip instead of two.
- */
-export const STEP_AND_RUN_SNAPSHOTS = `
-SELECT (SELECT json_agg(x) FROM (${STEP_SNAPSHOTS}) x) AS steps,
-       (SELECT json_agg(y) FROM (
-          SELECT j.id, j.name, j.status, j.started_at, j.finished_at,
-                 w.pending, w.running, w.completed, w.failed, w.cancelled,
-                 s.pending AS s_pending, s.running AS s_running, s.completed AS s_completed, s.failed AS s_failed,
-                 s.cancelled AS s_cancelled
-          FROM jobs j ${SUMMED('w', 'j.id')} w ON true ${SUMMED('s', 'j.id')} s ON true
-          WHERE j.id IN (SELECT manager_id FROM jobs WHERE id = ANY($1::bigint[]) AND kind = 'step') AND j.kind = 'manager'
-        ) y) AS managers`;
+function sqlInt(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`);
+  return String(n);
+}
+
+function sqlInts(xs: number[]): string {
+  return `'{${xs.map(sqlInt).join(',')}}'`;
+}
 
 /**
  * ADD_COUNTERS with its values written into the text (integers only, scopes from a closed set), so
  * that it travels with COMMIT in one round trip (the simple query protocol takes no parameters).
  */
-export function addCountersThenCommit(
+export function addCountersSql(
   shard: number,
   rows: Array<{ owner: number; scope: 'w' | 's' | 'm'; d: Record<'pending' | 'running' | 'completed' | 'failed' | 'cancelled', number> }>,
 ): string {
-  const int = (n: number): string => {
-    if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`);
-    return String(n);
+  const scope = (s: string): string => {
+    if (s !== 'w' && s !== 's' && s !== 'm') throw new Error(`not a counter scope: ${s}`);
+    return s;
   };
-  const ints = (xs: number[]): string => `'{${xs.map(int).join(',')}}'`;
   const values: string[] = [
-    int(shard),
-    ints(rows.map((r) => r.owner)),
-    `'{${rows.map((r) => (r.scope === 'w' || r.scope === 's' || r.scope === 'm' ? r.scope : int(NaN))).join(',')}}'`,
-    ...(['pending', 'running', 'completed', 'failed', 'cancelled'] as const).map((k) => ints(rows.map((r) => r.d[k]))),
+    sqlInt(shard),
+    sqlInts(rows.map((r) => r.owner)),
+    `'{${rows.map((r) => scope(r.scope)).join(',')}}'`,
+    ...(['pending', 'running', 'completed', 'failed', 'cancelled'] as const).map((k) => sqlInts(rows.map((r) => r.d[k]))),
   ];
-  return `${ADD_COUNTERS.replace(/\$(\d+)/g, (_, i: string) => values[Number(i) - 1]!)};\nCOMMIT`;
+  return ADD_COUNTERS.replace(/\$(\d+)/g, (_, i: string) => values[Number(i) - 1]!);
+}
+
+/**
+ * STEP_SNAPSHOTS and MANAGER_SNAPSHOTS of the given ids as two JSON arrays in one row, with the ids
+ * written into the text, to travel with COMMIT in one round trip.
+ */
+export function snapshotsSql(stepIds: number[], managerIds: number[]): string {
+  const steps = STEP_SNAPSHOTS.replaceAll('$1', sqlInts(stepIds));
+  const managers = MANAGER_SNAPSHOTS.replaceAll('$1', sqlInts(managerIds));
+  return `SELECT (SELECT json_agg(x) FROM (${steps}) x) AS steps, (SELECT json_agg(y) FROM (${managers}) y) AS managers`;
 }
 
 /** Global counts: managers (scope m) and worker jobs (scope w) by status, shards summed. */
