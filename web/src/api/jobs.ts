@@ -188,6 +188,8 @@ export interface ListJobsQuery {
   definitionId?: string;
   limit?: number;
   cursor?: string | null;
+  /** Row to start at when there is no cursor (a jump into a long list); its next cursor continues from there. */
+  offset?: number;
   order?: 'asc' | 'desc';
 }
 
@@ -208,6 +210,7 @@ export async function listJobs(query: ListJobsQuery, signal?: AbortSignal): Prom
       definition_id: query.definitionId,
       limit: query.limit,
       cursor: query.cursor,
+      offset: query.cursor ? undefined : query.offset || undefined,
       order: query.order,
     },
     signal,

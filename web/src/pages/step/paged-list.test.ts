@@ -3,7 +3,10 @@ import type { WireJob, WirePage } from '../../../../src/wire/api.js';
 import type { JobStatusChangePayload } from '../../../../src/wire/live.js';
 import { PAGE_SIZE, PagedJobList } from './paged-list.js';
 
-/** A fake /api/jobs over `total` jobs with ids 1..total, keyset-paged like the server. */
+/**
+ * A fake /api/jobs over `total` jobs with ids 1..total, paged like the server: by keyset cursor (the
+ * last id), or from row `offset` of the filtered list; either way the next cursor continues.
+ */
 function fakeServer(total: number) {
   const calls: URL[] = [];
   let statusOf = (_id: number): WireJob['status'] => 'pending';
@@ -12,16 +15,23 @@ function fakeServer(total: number) {
     calls.push(url);
     const limit = Number(url.searchParams.get('limit'));
     const cursor = url.searchParams.get('cursor');
+    const offset = Number(url.searchParams.get('offset') ?? 0);
     const statuses = url.searchParams.get('status')?.split(',');
+    const matches = (id: number): boolean => !statuses || statuses.includes(statusOf(id));
     const after = cursor ? Number(cursor) : 0;
+    let skip = cursor ? 0 : offset;
     const data: WireJob[] = [];
     let id = after + 1;
     for (; id <= total && data.length < limit; id++) {
-      if (statuses && !statuses.includes(statusOf(id))) continue;
+      if (!matches(id)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       data.push({ id, kind: 'worker', name: `job ${id}`, status: statusOf(id), attempt: 1, max_attempts: 1 } as WireJob);
     }
     let more = false;
-    for (let j = id; j <= total; j++) if (!statuses || statuses.includes(statusOf(j))) more = true;
+    for (let j = id; j <= total && !more; j++) more = matches(j);
     const page: WirePage<WireJob> = { data, next_cursor: more && data.length > 0 ? String(data.at(-1)!.id) : null };
     return new Response(JSON.stringify(page), { status: 200, headers: { 'content-type': 'application/json' } });
   });
@@ -55,34 +65,64 @@ function change(id: number, status: JobStatusChangePayload['status']): JobStatus
   };
 }
 
+const how = (u: URL): string => (u.searchParams.has('cursor') ? `cursor ${u.searchParams.get('cursor')}` : `offset ${u.searchParams.get('offset') ?? 0}`);
+
 describe('PagedJobList', () => {
+  const TOTAL = 1000 * PAGE_SIZE;
   let server: ReturnType<typeof fakeServer>;
   beforeEach(() => {
-    server = fakeServer(20 * PAGE_SIZE);
+    server = fakeServer(TOTAL);
     vi.stubGlobal('fetch', server.fetchFn);
   });
   afterEach(() => vi.unstubAllGlobals());
 
   it('fetches the pages the visible rows need, and each row is at its index', async () => {
     const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
-    list.setExpected(20 * PAGE_SIZE);
+    list.setExpected(TOTAL);
     list.setRange(0, 30);
     await settle(list);
-    expect(server.calls).toHaveLength(1);
+    expect(server.calls.map(how)).toEqual(['offset 0']);
     expect(list.row(0)!.id).toBe(1);
     expect(list.row(30)!.id).toBe(31);
   });
 
-  it('walks the cursors to reach a far page, then holds a bounded number of pages', async () => {
+  it('jumps to the middle of a long list in one request, then scrolls on by cursor', async () => {
     const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
-    list.setExpected(20 * PAGE_SIZE);
-    const far = 19 * PAGE_SIZE + 7;
-    list.setRange(far, far + 20);
+    list.setExpected(TOTAL);
+    list.setRange(0, 30);
     await settle(list);
-    expect(server.calls).toHaveLength(20);
-    expect(list.row(far)!.id).toBe(far + 1);
-    expect(list.cachedPages()).toBeLessThanOrEqual(20);
-    // Back to the top: its page was evicted or kept, but the row is right either way.
+    const mid = TOTAL / 2 + 7;
+    list.setRange(mid, mid + 30);
+    await settle(list);
+    expect(server.calls.map(how)).toEqual(['offset 0', `offset ${TOTAL / 2}`]);
+    expect(list.row(mid)!.id).toBe(mid + 1);
+    // On into the next page: the cursor the jump returned continues exactly.
+    list.setRange(mid + PAGE_SIZE, mid + PAGE_SIZE + 30);
+    await settle(list);
+    expect(how(server.calls.at(-1)!)).toBe(`cursor ${TOTAL / 2 + PAGE_SIZE}`);
+    expect(list.row(mid + PAGE_SIZE)!.id).toBe(mid + PAGE_SIZE + 1);
+    // The last row, and a range across a page boundary (two pages, two requests).
+    list.setRange(TOTAL - 20, TOTAL - 1);
+    await settle(list);
+    expect(list.row(TOTAL - 1)!.id).toBe(TOTAL);
+    const before = server.calls.length;
+    list.setRange(3 * PAGE_SIZE - 10, 3 * PAGE_SIZE + 10);
+    await settle(list);
+    expect(server.calls.slice(before).map(how)).toEqual([`offset ${2 * PAGE_SIZE}`, `cursor ${3 * PAGE_SIZE}`]);
+    expect(list.idsIn(3 * PAGE_SIZE - 10, 3 * PAGE_SIZE + 10)).toEqual(Array.from({ length: 21 }, (_, i) => 3 * PAGE_SIZE - 9 + i));
+  });
+
+  it('holds a bounded number of pages, never the ones on screen', async () => {
+    const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
+    list.setExpected(TOTAL);
+    for (let k = 0; k < 60; k++) {
+      list.setRange(k * 7 * PAGE_SIZE, k * 7 * PAGE_SIZE + 30);
+      await settle(list);
+      expect(list.cachedPages()).toBeLessThanOrEqual(20);
+      expect(list.row(k * 7 * PAGE_SIZE)!.id).toBe(k * 7 * PAGE_SIZE + 1);
+    }
+    expect(server.calls).toHaveLength(60);
+    // Back to the top: its page was evicted, and comes back right.
     list.setRange(0, 20);
     await settle(list);
     expect(list.row(0)!.id).toBe(1);
@@ -90,7 +130,7 @@ describe('PagedJobList', () => {
 
   it('applies pushed status changes received after the page was fetched', async () => {
     const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
-    list.setExpected(20 * PAGE_SIZE);
+    list.setExpected(TOTAL);
     list.setRange(0, 10);
     await settle(list);
     list.applyChanges([change(3, 'completed')]);
@@ -98,34 +138,81 @@ describe('PagedJobList', () => {
     expect(list.row(3)!.status).toBe('pending');
   });
 
-  it('a page that left the screen while the step runs is fetched again when it comes back', async () => {
+  it('keeps pushed state past the overlay bound by writing it into the loaded rows', async () => {
     const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
-    list.setExpected(20 * PAGE_SIZE);
+    list.setExpected(TOTAL);
+    list.setRange(0, 10);
+    await settle(list);
+    list.applyChanges([change(3, 'failed')]);
+    list.applyChanges(Array.from({ length: 6000 }, (_, i) => change(100_000 + i, 'completed')));
+    expect(list.row(2)!.status).toBe('failed');
+  });
+
+  it('an unfiltered page that comes back on screen is not fetched again: the view push brings its rows', async () => {
+    const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
+    list.setExpected(TOTAL);
     list.setRange(0, 10);
     await settle(list);
     list.setRange(PAGE_SIZE + 1, PAGE_SIZE + 10);
     await settle(list);
     const before = server.calls.length;
-    server.setStatus(() => 'completed');
     list.setRange(0, 10);
     await settle(list);
-    expect(server.calls.length).toBe(before + 1);
+    expect(server.calls.length).toBe(before);
+    // What the server pushes as the rows re-enter the view.
+    list.applyChanges([change(1, 'completed')]);
     expect(list.row(0)!.status).toBe('completed');
   });
 
-  it('after invalidate (the step ended), a filtered list loads what is on screen again from its first cursor', async () => {
+  it('a status-filtered list of a running step reads pages by offset, and again when they come back', async () => {
+    server.setStatus((id) => (id % 2 === 0 ? 'pending' : 'completed'));
+    const list = new PagedJobList({ stepId: 1, statuses: ['pending'], q: '' });
+    list.setExpected(TOTAL / 2);
+    list.setRange(0, 10);
+    await settle(list);
+    list.setRange(PAGE_SIZE + 1, PAGE_SIZE + 10);
+    await settle(list);
+    expect(server.calls.map(how)).toEqual(['offset 0', `offset ${PAGE_SIZE}`]);
+    // Meanwhile the first 100 pending jobs ran: page 1 comes back with its current members.
+    server.setStatus((id) => (id % 2 === 0 && id > 200 ? 'pending' : 'completed'));
+    list.setExpected(TOTAL / 2 - 100);
+    list.setRange(0, 10);
+    await settle(list);
+    expect(server.calls.map(how)).toEqual(['offset 0', `offset ${PAGE_SIZE}`, 'offset 0']);
+    expect(list.row(0)!.id).toBe(202);
+  });
+
+  it('after invalidate (the step ended), a filtered list loads what is on screen again and trusts cursors from then on', async () => {
     server.setStatus((id) => (id % 10 === 0 ? 'failed' : 'completed'));
     const list = new PagedJobList({ stepId: 1, statuses: ['failed'], q: '' });
-    list.setExpected((20 * PAGE_SIZE) / 10);
+    list.setExpected(TOTAL / 10);
     list.setRange(0, 20);
     await settle(list);
     expect(list.row(0)!.id).toBe(10);
     server.setStatus((id) => (id % 5 === 0 ? 'failed' : 'completed'));
-    list.setExpected((20 * PAGE_SIZE) / 5);
+    list.setExpected(TOTAL / 5);
+    list.live = false;
     list.invalidate();
     await settle(list);
     expect(list.row(0)!.id).toBe(5);
     expect(list.row(1)!.id).toBe(10);
-    expect(server.calls.at(-1)!.searchParams.get('cursor')).toBeNull();
+    expect(how(server.calls.at(-1)!)).toBe('offset 0');
+    list.setRange(PAGE_SIZE, PAGE_SIZE + 20);
+    await settle(list);
+    expect(how(server.calls.at(-1)!)).toBe(`cursor ${PAGE_SIZE * 5}`);
+    expect(list.row(PAGE_SIZE)!.id).toBe((PAGE_SIZE + 1) * 5);
+  });
+
+  it('an unfiltered list keeps its cursors through invalidate', async () => {
+    const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
+    list.setExpected(TOTAL);
+    list.setRange(0, 10);
+    await settle(list);
+    list.setRange(PAGE_SIZE, PAGE_SIZE + 10);
+    await settle(list);
+    list.live = false;
+    list.invalidate();
+    await settle(list);
+    expect(server.calls.map(how)).toEqual(['offset 0', `cursor ${PAGE_SIZE}`, `cursor ${PAGE_SIZE}`]);
   });
 });

@@ -1,23 +1,29 @@
 /**
- * The worker list of one step as a sparse array of fixed-size pages, fetched by cursor as the visible
- * range needs them, with a bounded cache (MAX_PAGES pages; pages on screen are never evicted).
+ * The worker list of one step as a sparse array of fixed-size pages, fetched as the visible range
+ * needs them, with a bounded cache (MAX_PAGES pages; pages on screen are never evicted).
  *
- * The server pages by keyset cursor, so page k can only be fetched with the cursor page k-1 returned:
- * every cursor seen is kept (a few bytes each, ~5,000 for a million jobs), and a jump past the known
- * ones walks forward page by page, showing placeholders until it arrives.
+ * Page k is fetched with the cursor page k-1 returned when that cursor is known and trusted, and by
+ * `offset` (k × PAGE_SIZE) otherwise: a jump anywhere in a million-row list is one request, and
+ * scrolling on from there follows cursors (cheaper for the database than a deep offset). A cursor
+ * is trusted while the list's membership can only grow at its end: an unfiltered or text-filtered
+ * list (names never change, ids only grow), or any list once the step has ended. A status-filtered
+ * list of a running step loses and gains rows anywhere, so its pages are fetched by offset, each at
+ * its current place.
  *
- * Live state: the socket delivers status changes of the ids on screen (`view`); they are kept in an
- * overlay applied over the pages, newest wins (an overlay entry older than the page's fetch is
- * ignored). A page that leaves the screen while the step runs no longer hears its changes, so it is
- * marked stale and fetched again if it comes back; when the step ends, every page is dropped once and
- * what is on screen is fetched again, so the list ends exact.
+ * Live state: the socket delivers status changes of the ids on screen (`view`), and the current
+ * state of every id as it enters the view (the server pushes it), so rows on screen are current
+ * whatever page they came from. The changes sit in an overlay over the pages, newest wins (an entry
+ * older than its page's fetch is ignored). A status-filtered page that leaves the screen while the
+ * step runs is marked stale (rows may have left or joined it) and fetched again if it comes back.
+ * When the step ends, every page is marked stale and what is on screen is fetched once more, so the
+ * list ends exact even where pushes cannot reach (see ARCHITECTURE.md).
  */
 import type { JobStatusChangePayload } from '../../../../src/wire/live.js';
 import { listJobs, withStatusChange, type JobView } from '../../api/jobs.js';
 import { isAbort } from '../../api/http.js';
 import type { Status } from '../../status.js';
 
-/** Rows per request. Larger pages make a jump far into a long list take fewer requests (see above). */
+/** Rows per request. */
 export const PAGE_SIZE = 500;
 /** ~10,000 rows held at most. */
 const MAX_PAGES = 20;
@@ -45,8 +51,8 @@ export interface ListQuery {
 
 export class PagedJobList {
   private readonly pages = new Map<number, Page>();
-  /** cursors.get(k): the cursor that fetches page k (page 0: null). */
-  private readonly cursors = new Map<number, string | null>([[0, null]]);
+  /** cursors.get(k): the cursor that fetches page k (k ≥ 1), recorded only while cursors are trusted. */
+  private readonly cursors = new Map<number, string>();
   /** The last page, once a page came back without a next cursor. */
   private endPage: number | null = null;
   private readonly overlay = new Map<number, Override>();
@@ -62,10 +68,10 @@ export class PagedJobList {
   error: unknown = null;
   /** Bumped on every change, for React's useSyncExternalStore. */
   version = 0;
-  /** While a jump walks towards a page whose cursor is not known yet: where the walk is. */
-  seeking: { page: number; target: number } | null = null;
   /** Requests sent so far (shown nowhere; the tests read it to check the list stays frugal). */
   requests = 0;
+  /** Whether the step still runs (set by the step page from the step's status). */
+  live = true;
 
   constructor(readonly query: ListQuery) {}
 
@@ -121,22 +127,31 @@ export class PagedJobList {
     return o && o.receivedAt >= page.fetchedAt ? withStatusChange(job, o.change) : job;
   }
 
+  /** Whether rows may leave or join the list anywhere (not only at its end) from now on. */
+  private membershipMoves(): boolean {
+    return this.live && this.query.statuses.length > 0;
+  }
+
   /** The rows on screen changed: fetch what they need. */
   setRange(first: number, last: number): void {
     const from = Math.max(0, Math.floor(first / PAGE_SIZE));
     const to = Math.max(from, Math.floor(Math.max(first, last) / PAGE_SIZE));
     if (from === this.wanted.from && to === this.wanted.to) return;
-    for (const [k, p] of this.pages) {
-      const wasShown = k >= this.wanted.from && k <= this.wanted.to;
-      const shown = k >= from && k <= to;
-      if (wasShown && !shown && this.live) p.stale = true;
+    // A page off screen hears no more pushes. Its rows' state comes back with the view when they
+    // return, but rows that joined or left a status filter meanwhile do not: such a page is stale.
+    if (this.membershipMoves()) {
+      for (const [k, p] of this.pages) {
+        const wasShown = k >= this.wanted.from && k <= this.wanted.to;
+        const shown = k >= from && k <= to;
+        if (wasShown && !shown) p.stale = true;
+      }
     }
     this.wanted = { from, to };
+    // A request under way for a page the user scrolled past is left to finish (the server does the
+    // work anyway); the loop then asks for where the user is now, so a drag across a million rows
+    // costs about one request per round trip, not one per page passed.
     this.pump();
   }
-
-  /** Whether the step still runs (pages off screen then go stale). */
-  live = true;
 
   /** Ids of the loaded rows in [first, last], for the server's `view`. */
   idsIn(first: number, last: number): number[] {
@@ -156,36 +171,55 @@ export class PagedJobList {
       this.overlay.set(c.job_id, { change: c, receivedAt: now });
     }
     while (this.overlay.size > MAX_OVERLAY) {
-      const oldest = this.overlay.keys().next().value;
+      const oldest = this.overlay.entries().next().value;
       if (oldest === undefined) break;
-      this.overlay.delete(oldest);
+      this.overlay.delete(oldest[0]);
+      this.fold(oldest[1]);
     }
     this.changed();
   }
 
+  /** Writes an overlay entry that leaves the overlay into its row, if that row is loaded. */
+  private fold(o: Override): void {
+    for (const page of this.pages.values()) {
+      const rows = page.rows;
+      const id = o.change.job_id;
+      if (rows.length === 0 || id < rows[0]!.id || id > rows[rows.length - 1]!.id) continue;
+      let lo = 0;
+      let hi = rows.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const r = rows[mid]!;
+        if (r.id === id) {
+          if (o.receivedAt >= page.fetchedAt) rows[mid] = withStatusChange(r, o.change);
+          return;
+        }
+        if (r.id < id) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }
+  }
+
   /** Drop every page (after a resync, or once when the step ends): what is on screen loads again. */
   invalidate(): void {
+    for (const p of this.pages.values()) p.stale = true;
+    // Keep the rows for display while they reload. An unfiltered or text-filtered list only grows at
+    // its end, so its cursors stay right; a status-filtered one may have gained or lost rows
+    // anywhere, so its cursors could skip or repeat rows.
+    if (this.query.statuses.length > 0) this.cursors.clear();
+    this.endPage = null;
+    this.overlay.clear();
+    // A new loop: the request under way (if any) may predate what made the pages stale.
     this.abort?.abort();
     this.pumping = false;
     this.loop++;
-    for (const p of this.pages.values()) p.stale = true;
-    // Keep the rows for display while they reload. An unfiltered list only grows at its end, so its
-    // cursors stay right; a filtered one may have gained or lost rows anywhere, so its cursors past
-    // page 0 could skip or repeat rows.
-    if (this.query.statuses.length > 0 || this.query.q !== '') {
-      this.cursors.clear();
-      this.cursors.set(0, null);
-    }
-    this.endPage = null;
-    this.overlay.clear();
     this.pump();
   }
 
   private needsFetch(k: number): boolean {
     const p = this.pages.get(k);
     if (!p) return this.endPage === null || k <= this.endPage;
-    if (p.stale) return true;
-    return false;
+    return p.stale;
   }
 
   /** The incomplete last page when the counts say more rows exist: fetch it again (throttled). */
@@ -204,21 +238,12 @@ export class PagedJobList {
     return false;
   }
 
-  /** The next page to request: a wanted page (or the one a walk towards it needs). */
+  /** The next wanted page to request, or null when the rows on screen are all loaded. */
   private nextFetch(): number | null {
     const { from, to } = this.wanted;
     const limit = this.expected !== null ? Math.max(0, Math.ceil(this.expected / PAGE_SIZE) - 1) : Number.MAX_SAFE_INTEGER;
     for (let k = from; k <= Math.min(to, limit); k++) {
-      if (!this.needsFetch(k) && !this.tailDue(k)) continue;
-      if (this.cursors.has(k)) {
-        this.seeking = null;
-        return k;
-      }
-      // Walk: the highest page below k whose cursor is known.
-      let j = k - 1;
-      while (j > 0 && !this.cursors.has(j)) j--;
-      this.seeking = { page: j, target: k };
-      return j;
+      if (this.needsFetch(k) || this.tailDue(k)) return k;
     }
     return null;
   }
@@ -234,18 +259,15 @@ export class PagedJobList {
       for (;;) {
         if (this.disposed || loop !== this.loop) return;
         const k = this.nextFetch();
-        if (k === null) {
-          if (this.seeking !== null) {
-            this.seeking = null;
-            this.changed();
-          }
-          break;
-        }
+        if (k === null) break;
         await this.fetchPage(k);
       }
-      this.error = null;
+      if (this.error !== null) {
+        this.error = null;
+        this.changed();
+      }
     } catch (err) {
-      if (!isAbort(err)) {
+      if (!isAbort(err) && loop === this.loop) {
         this.error = err;
         this.changed();
       }
@@ -255,8 +277,9 @@ export class PagedJobList {
   }
 
   private async fetchPage(k: number): Promise<void> {
-    const cursor = this.cursors.get(k);
-    if (cursor === undefined) throw new Error(`no cursor for page ${k}`);
+    // Cursors are used (and kept) only while trusted; otherwise the page is read at its row number.
+    const trusted = !this.membershipMoves();
+    const cursor = k > 0 && trusted ? this.cursors.get(k) : undefined;
     const ctrl = new AbortController();
     this.abort = ctrl;
     const fetchedAt = Date.now();
@@ -268,7 +291,7 @@ export class PagedJobList {
         statuses: this.query.statuses,
         q: this.query.q || undefined,
         limit: PAGE_SIZE,
-        cursor,
+        ...(cursor !== undefined ? { cursor } : { offset: k * PAGE_SIZE }),
         order: 'asc',
       },
       ctrl.signal,
@@ -277,7 +300,7 @@ export class PagedJobList {
     this.pages.delete(k);
     this.pages.set(k, { rows: page.data, fetchedAt, stale: false });
     if (page.nextCursor !== null && page.data.length > 0) {
-      this.cursors.set(k + 1, page.nextCursor);
+      if (trusted && !this.membershipMoves()) this.cursors.set(k + 1, page.nextCursor);
       if (this.endPage !== null && this.endPage <= k) this.endPage = null;
     } else {
       this.endPage = k;
@@ -297,7 +320,7 @@ export class PagedJobList {
     }
   }
 
-  /** Pages held now (for tests and the footer). */
+  /** Pages held now (for tests). */
   cachedPages(): number {
     return this.pages.size;
   }

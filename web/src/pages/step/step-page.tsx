@@ -71,7 +71,9 @@ export function StepPage({ runId, stepId }: { runId: number; stepId: number }) {
     if (step) list.setExpected(expected);
   }, [list, expected, step]);
 
-  // When the step ends, what is on screen is fetched once more, so the list ends exact.
+  // When the step ends, what is on screen is fetched once more, so the list ends exact: a filtered
+  // list's membership changed, and rows on screen may have missed their last change where pushes
+  // cannot reach them (see ARCHITECTURE.md, "The worker list"). Once per end of the step.
   const terminal = step ? isTerminalStatus(step.status) : null;
   const [wasTerminal, setWasTerminal] = useState<boolean | null>(null);
   useEffect(() => {

@@ -11,7 +11,7 @@ import type { JobView } from '../../api/jobs.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { elapsed, formatDuration, formatTime } from '../../format.js';
 import { live } from '../../live/socket.js';
-import { PAGE_SIZE, type PagedJobList } from './paged-list.js';
+import type { PagedJobList } from './paged-list.js';
 
 export const ROW_HEIGHT = 36;
 const MAX_SCROLL_PX = 8_000_000;
@@ -70,12 +70,6 @@ export function WorkerList(props: { list: PagedJobList; topic: string; selected:
 
   return (
     <>
-      {list.seeking && (
-        <p className="seeking" role="status">
-          Finding row {(list.seeking.target * PAGE_SIZE + 1).toLocaleString('en-US')}: reading page {(list.seeking.page + 1).toLocaleString('en-US')}{' '}
-          of {(list.seeking.target + 1).toLocaleString('en-US')}…
-        </p>
-      )}
       <div
         ref={parent}
         className="wlist"
