@@ -241,6 +241,83 @@ describe('the queue page', () => {
     }
   }, 60_000 + HUGE_ROWS / 2);
 
+  it('moves through the worker list with the keyboard and opens a job with Enter', async () => {
+    expect(big).toBeDefined();
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/runs/${big.runId}/steps/${big.stepId}`);
+      await w.page.getByTestId('worker-row').first().waitFor();
+      const list = w.page.getByTestId('worker-list');
+      /**
+       * The active row as the grid reports it to assistive technology, and whether it is on screen;
+       * once the row the keys moved to has rendered with its job.
+       */
+      const active = async () => {
+        await w.page.waitForFunction(
+          () => {
+            const grid = document.querySelector('[data-testid="worker-list"]')!;
+            const cell = document.getElementById(grid.getAttribute('aria-activedescendant') ?? '');
+            const row = cell?.closest('[role="row"]');
+            return !!cell?.getAttribute('data-job-id') && Number(row?.getAttribute('aria-rowindex')) - 1 === Number(grid.getAttribute('data-active'));
+          },
+          null,
+          { polling: 20, timeout: 10_000 },
+        );
+        return w.page.evaluate(() => {
+          const grid = document.querySelector('[data-testid="worker-list"]')!;
+          const cell = document.getElementById(grid.getAttribute('aria-activedescendant') ?? '');
+          const box = cell?.getBoundingClientRect();
+          const view = grid.getBoundingClientRect();
+          return {
+            focused: document.activeElement === grid,
+            index: Number(grid.getAttribute('data-active')),
+            name: cell?.querySelector('.w-name')?.textContent ?? null,
+            jobId: Number(cell?.getAttribute('data-job-id')),
+            visible: !!box && box.top >= view.top - 1 && box.bottom <= view.bottom + 1,
+            ring: cell ? getComputedStyle(cell).boxShadow : 'none',
+            outline: getComputedStyle(grid).outlineStyle,
+          };
+        });
+      };
+      // Tab from the search box lands on the list (one tab stop), on its first row, with visible focus.
+      await w.page.getByTestId('job-search').focus();
+      await w.page.keyboard.press('Tab');
+      let a = await active();
+      expect(a).toMatchObject({ focused: true, index: 0, name: 'work #0', visible: true, outline: 'solid' });
+      expect(a.ring).not.toBe('none');
+      for (let i = 0; i < 3; i++) await w.page.keyboard.press('ArrowDown');
+      expect(await active()).toMatchObject({ index: 3, name: 'work #3', visible: true });
+      await w.page.keyboard.press('ArrowUp');
+      await w.page.keyboard.press('PageDown');
+      a = await active();
+      const pageRows = a.index - 2;
+      expect(pageRows).toBeGreaterThan(3);
+      expect(a).toMatchObject({ name: `work #${a.index}`, visible: true });
+      await w.page.keyboard.press('PageUp');
+      expect((await active()).index).toBe(2);
+      // End: the last row, read by row number, in a request or two.
+      const before = w.apiRequests.length;
+      await w.page.keyboard.press('End');
+      expect(await active()).toMatchObject({ index: 9999, name: 'work #9999', visible: true });
+      expect(w.apiRequests.length - before).toBeLessThanOrEqual(2);
+      await w.page.keyboard.press('Home');
+      expect(await active()).toMatchObject({ index: 0, name: 'work #0', visible: true });
+      await w.page.keyboard.press('ArrowDown');
+      a = await active();
+      expect(a).toMatchObject({ index: 1, name: 'work #1', visible: true });
+      // Enter opens the details of the active row's job; the list keeps focus.
+      await w.page.keyboard.press('Enter');
+      await w.page.waitForURL(new RegExp(`job=${a.jobId}$`));
+      await waitForText(w.page, '[data-testid="job-detail"] h2', 'work #1', 10_000);
+      expect((await active()).focused).toBe(true);
+      await screenshot(w.page, 'worker-list-keyboard');
+      await w.page.keyboard.press('Escape');
+      await w.page.waitForFunction(() => !window.location.hash.includes('job='));
+      expect(await w.page.getByTestId('job-detail').count()).toBe(0);
+      expect(await list.getAttribute('data-active')).toBe('1');
+      expect(w.errors).toEqual([]);
+    });
+  }, 60_000);
+
   let flaky: { runId: number; stepId: number; counts: WireCounts };
 
   it('filters a step to its failed jobs, exactly those of the API', async () => {

@@ -147,7 +147,7 @@ export function StepPage({ runId, stepId }: { runId: number; stepId: number }) {
                 {q ? ` matching “${q}”` : ''}.
               </p>
             ) : (
-              <WorkerList list={list} topic={topic} selected={selected} onSelect={(id) => select(id)} now={now} />
+              <WorkerList list={list} topic={topic} selected={selected} onOpen={(id) => select(id)} onClose={() => select(null)} now={now} />
             ))}
         </div>
         {selected !== null && <JobDetail key={selected} jobId={selected} stepId={stepId} onClose={() => select(null)} />}
