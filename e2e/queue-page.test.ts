@@ -574,7 +574,7 @@ describe('the queue page', () => {
     await saveDefinition(server, TICK_DEFINITION);
     await withPage(async (w) => {
       await w.page.goto(`${server.url}/#/runs`);
-      await w.page.locator('.runs-table, .empty').first().waitFor();
+      await runsPageLoaded(w);
       const initial = w.apiRequests.length;
       const statsBefore = await server.api<{ runs: WireCounts }>('GET', '/api/stats');
       const runs = [await execute(server, 'tick'), await execute(server, 'tick')];
@@ -586,10 +586,9 @@ describe('the queue page', () => {
         await waitForBadge(w.page, `[data-testid="run-row-${id}"]`, 'completed', 5000);
       }
       await waitForText(w.page, '[data-testid="stats"] .stat:nth-child(6) .stat-value', fmt(statsBefore.runs.total + 2), 5000);
-      // New runs are fetched as one first page, at most every 2 s, whatever their number.
-      const extra = w.apiRequests.slice(initial).map((r) => new URL(r.url()).pathname);
-      expect(extra.every((p) => p === '/api/jobs')).toBe(true);
-      expect(extra.length).toBeLessThanOrEqual(2);
+      // New runs are placed from their pushes: no request at all, whatever their number.
+      expect(w.apiRequests.slice(initial).map((r) => r.url())).toEqual([]);
+      expect(await firstRunRows(w, 2)).toEqual([runs[1], runs[0]]);
       // Filters live in the URL.
       await w.page.getByRole('button', { name: 'Completed', exact: true }).click();
       await w.page.waitForURL(/status=completed/);
@@ -598,6 +597,32 @@ describe('the queue page', () => {
         [...document.querySelectorAll('[data-testid^="run-row-"] [data-status]')].map((e) => e.getAttribute('data-status')),
       );
       expect(new Set(shown)).toEqual(new Set(['completed']));
+      expect(w.errors).toEqual([]);
+    });
+  }, 60_000);
+
+  it('places new runs under filters from their pushes: those that match, when they match, and no others', async () => {
+    await saveDefinition(server, TICK_DEFINITION);
+    await saveDefinition(server, `id = "other"\nname = "Other tick"\n\n[step.work]\ntype = "synthetic"\ncount = 50\n`);
+    await withPage(async (w) => {
+      // Completed runs of "tick" whose name contains "TICK" (any case, as the server matches).
+      await w.page.goto(`${server.url}/#/runs?status=completed&definition=tick&q=TICK`);
+      await runsPageLoaded(w);
+      await w.page.waitForFunction(() => document.querySelector('select')?.value === 'tick');
+      const initial = w.apiRequests.length;
+      const tick = await execute(server, 'tick');
+      const other = await execute(server, 'other');
+      await waitForRunEnd(server, tick);
+      await waitForRunEnd(server, other);
+      // The tick run shows once it completes (it ran unseen: it did not match while running).
+      await waitForBadge(w.page, `[data-testid="run-row-${tick}"]`, 'completed', 5000);
+      await waitForText(w.page, `[data-testid="run-row-${tick}"] .counts`, countsText((await getJob(server, tick)).progress!.counts), 5000);
+      expect(await firstRunRows(w, 1)).toEqual([tick]);
+      expect(await w.page.getByTestId(`run-row-${other}`).count()).toBe(0);
+      expect(w.apiRequests.slice(initial).map((r) => r.url())).toEqual([]);
+      // What the server lists under the same filters, in the same order.
+      const listed = await server.api<{ data: Array<{ id: number }> }>('GET', '/api/jobs?parent_id=root&status=completed&definition_id=tick&q=TICK&order=desc&limit=50');
+      expect(await firstRunRows(w, listed.data.length)).toEqual(listed.data.map((r) => r.id));
       expect(w.errors).toEqual([]);
     });
   }, 60_000);
@@ -745,6 +770,24 @@ describe('the queue page', () => {
     });
   }, 90_000);
 });
+
+/** Waits until the runs list, its stats and its definitions have loaded (what follows is live). */
+async function runsPageLoaded(w: WatchedPage): Promise<void> {
+  await w.page.locator('.runs-table, .empty').first().waitFor();
+  await w.page.waitForFunction(() => document.querySelector('[data-testid="stats"] .stat-value')?.textContent !== '—');
+  await w.page.waitForFunction(() => (document.querySelector('select')?.options.length ?? 0) > 1);
+}
+
+/** Ids of the first `n` rows of the runs list, top to bottom. */
+function firstRunRows(w: WatchedPage, n: number): Promise<number[]> {
+  return w.page.evaluate(
+    (max) =>
+      [...document.querySelectorAll('[data-testid^="run-row-"]')]
+        .slice(0, max)
+        .map((e) => Number(e.getAttribute('data-testid')!.slice('run-row-'.length))),
+    n,
+  );
+}
 
 const TICK_DEFINITION = `id = "tick"\nname = "Tick"\n\n[step.work]\ntype = "synthetic"\ncount = 400\nduration_ms = 10\n`;
 

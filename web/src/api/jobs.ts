@@ -154,7 +154,10 @@ export function progressFromPush(p: StepProgressPayload | ManagerProgressPayload
  * A job with a pushed progress snapshot applied. Pushed snapshots are ordered by their server time
  * `at`; an older one (a message that crossed a REST reload) is ignored.
  */
-export function withProgress<T extends JobView>(job: T, p: StepProgressPayload | ManagerProgressPayload): T {
+export function withProgress<T extends Pick<JobView, 'status' | 'startedAt' | 'finishedAt' | 'progress'>>(
+  job: T,
+  p: StepProgressPayload | ManagerProgressPayload,
+): T {
   if (job.progress && job.progress.at > p.at) return job;
   const progress = progressFromPush(p);
   return {

@@ -1,7 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { listDefinitions, type DefinitionView } from '../../api/definitions.js';
 import { errorText } from '../../api/http.js';
-import { type JobView } from '../../api/jobs.js';
 import { listRuns, type RunsFilter } from '../../api/runs.js';
 import { getStats, type StatsView } from '../../api/stats.js';
 import { ErrorBox } from '../../components/error-box.js';
@@ -12,7 +11,7 @@ import { elapsed, formatCount, formatDuration, formatTime } from '../../format.j
 import { useLiveSnapshot } from '../../live/use-live-snapshot.js';
 import { href, setQuery, useLocation } from '../../router.js';
 import { parseStatuses, STATUS_STYLE, STATUSES, type Status } from '../../status.js';
-import { HEAD_REFRESH_MS, initialRuns, mergeHead, reduceRuns, type RunsState } from './runs-state.js';
+import { appendPage, HEAD_REFRESH_MS, initialRuns, mergeHead, reduceRuns, type RunItem, type RunsState } from './runs-state.js';
 
 export function RunsPage() {
   const { query } = useLocation();
@@ -31,7 +30,7 @@ export function RunsPage() {
     key: filterKey,
     load: async (signal) => {
       const page = await listRuns(filter, null, signal);
-      return initialRuns(page.data, page.nextCursor);
+      return initialRuns(filter, page.data, page.nextCursor);
     },
     reduce: reduceRuns,
   });
@@ -47,14 +46,7 @@ export function RunsPage() {
     setMoreError(null);
     try {
       const page = await listRuns(filter, cursor);
-      runs.mutate((s) => {
-        const have = new Set(s.runs.map((r) => r.id));
-        return {
-          ...s,
-          runs: [...s.runs, ...page.data.filter((r) => !have.has(r.id))],
-          nextCursor: page.nextCursor,
-        };
-      });
+      runs.mutate((s) => appendPage(s, page.data, page.nextCursor));
     } catch (err) {
       setMoreError(err);
     } finally {
@@ -114,7 +106,10 @@ export function RunsPage() {
   );
 }
 
-/** Reloads the first page when pushes name a run newer than any shown, at most every HEAD_REFRESH_MS. */
+/**
+ * Reloads the first page when pushes name a newer run the list could not place itself (see
+ * runs-state.ts), at most every HEAD_REFRESH_MS.
+ */
 function useHeadRefresh(newerSeen: boolean, filter: RunsFilter, mutate: (fn: (s: RunsState) => RunsState) => void): void {
   const last = useRef(0);
   useEffect(() => {
@@ -135,7 +130,7 @@ function useHeadRefresh(newerSeen: boolean, filter: RunsFilter, mutate: (fn: (s:
   }, [newerSeen, filter, mutate]);
 }
 
-function RunRow({ run, now }: { run: JobView; now: number }) {
+function RunRow({ run, now }: { run: RunItem; now: number }) {
   const counts = run.progress?.counts;
   const link = href(`/runs/${run.id}`);
   return (
@@ -148,7 +143,7 @@ function RunRow({ run, now }: { run: JobView; now: number }) {
           {run.name}
         </a>
         <span className="muted small">
-          {run.run?.definitionId ?? run.type} · #{run.id}
+          {run.definitionId ?? 'run'} · #{run.id}
         </span>
       </span>
       <span role="cell" className="cell-progress">
