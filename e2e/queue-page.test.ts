@@ -627,6 +627,33 @@ describe('the queue page', () => {
     });
   }, 60_000);
 
+  it('loads more runs than one page with "Load more", in one request each', async () => {
+    await saveDefinition(server, `id = "many"\nname = "Many"\n\n[step.work]\ntype = "synthetic"\ncount = 1\n`);
+    const started: number[] = [];
+    for (let i = 0; i < 57; i++) started.push(await execute(server, 'many'));
+    for (const id of started) await waitForRunEnd(server, id);
+    const newestFirst = [...started].sort((a, b) => b - a);
+    await withPage(async (w) => {
+      await w.page.goto(`${server.url}/#/runs?definition=many`);
+      await w.page.getByTestId(`run-row-${newestFirst[0]}`).waitFor();
+      expect(await firstRunRows(w, 100)).toEqual(newestFirst.slice(0, 50));
+      await w.page.getByTestId('load-more').scrollIntoViewIfNeeded();
+      await screenshot(w.page, 'runs-load-more');
+      const before = w.apiRequests.length;
+      await w.page.getByTestId('load-more').click();
+      await w.page.getByTestId(`run-row-${newestFirst[56]}`).waitFor({ timeout: 10_000 });
+      expect(await firstRunRows(w, 100)).toEqual(newestFirst);
+      // Everything is loaded: the button is gone.
+      expect(await w.page.getByTestId('load-more').count()).toBe(0);
+      const more = w.apiRequests.slice(before).map((r) => new URL(r.url()));
+      expect(more).toHaveLength(1);
+      expect(more[0]!.pathname).toBe('/api/jobs');
+      expect(more[0]!.searchParams.get('definition_id')).toBe('many');
+      expect(more[0]!.searchParams.get('cursor')).not.toBeNull();
+      expect(w.errors).toEqual([]);
+    });
+  }, 120_000);
+
   it('runs a run again and deletes a finished run from the page, reporting what happened', async () => {
     await saveDefinition(server, TICK_DEFINITION);
     const first = await execute(server, 'tick');

@@ -11,7 +11,7 @@ import { elapsed, formatCount, formatDuration, formatTime } from '../../format.j
 import { useLiveSnapshot } from '../../live/use-live-snapshot.js';
 import { href, setQuery, useLocation } from '../../router.js';
 import { parseStatuses, STATUS_STYLE, STATUSES, type Status } from '../../status.js';
-import { appendPage, HEAD_REFRESH_MS, initialRuns, mergeHead, reduceRuns, type RunItem, type RunsState } from './runs-state.js';
+import { appendPage, HEAD_REFRESH_MS, initialRuns, mergeHead, reduceRuns, sameFilter, type RunItem, type RunsState } from './runs-state.js';
 
 export function RunsPage() {
   const { query } = useLocation();
@@ -46,7 +46,8 @@ export function RunsPage() {
     setMoreError(null);
     try {
       const page = await listRuns(filter, cursor);
-      runs.mutate((s) => appendPage(s, page.data, page.nextCursor));
+      // The filters may have changed while the page loaded: it then belongs to a list no longer shown.
+      runs.mutate((s) => (sameFilter(s.filter, filter) ? appendPage(s, page.data, page.nextCursor) : s));
     } catch (err) {
       setMoreError(err);
     } finally {
@@ -96,7 +97,7 @@ export function RunsPage() {
       )}
       {runs.data?.nextCursor && (
         <div className="load-more">
-          <button type="button" className="btn" onClick={() => void loadMore()} disabled={loadingMore}>
+          <button type="button" className="btn" onClick={() => void loadMore()} disabled={loadingMore} data-testid="load-more">
             {loadingMore ? 'Loading…' : 'Load more runs'}
           </button>
           {moreError !== null && <span className="error-text">{errorText(moreError)}</span>}

@@ -75,6 +75,10 @@ function runItemFromPush(p: ManagerProgressPayload): RunItem {
   };
 }
 
+export function sameFilter(a: RunsFilter, b: RunsFilter): boolean {
+  return a.definitionId === b.definitionId && a.q === b.q && a.statuses.join(',') === b.statuses.join(',');
+}
+
 export function initialRuns(filter: RunsFilter, runs: JobView[], nextCursor: string | null): RunsState {
   return { filter, runs: runs.map(runItem), nextCursor, newerSeen: false, unseen: new Map(), outside: new Map() };
 }
