@@ -43,12 +43,13 @@ export async function testEngine(opts: StepqOptions & { start?: boolean } = {}, 
   let query: TestEngine['query'];
   let cleanup: () => Promise<void>;
   if (target.name === 'postgres') {
-    if (!PG_URL) throw new Error(PG_SKIP_REASON);
+    const url = PG_URL;
+    if (!url) throw new Error(PG_SKIP_REASON);
     const schema = uniqueName('stepq_e');
-    const u = new URL(PG_URL);
+    const u = new URL(url);
     u.searchParams.set('schema', schema);
     store = u.toString();
-    const raw = rawPool(PG_URL, schema);
+    const raw = rawPool(url, schema);
     query = async (sql, params = []) => {
       let n = 0;
       return (
@@ -60,7 +61,7 @@ export async function testEngine(opts: StepqOptions & { start?: boolean } = {}, 
     };
     cleanup = async () => {
       await raw.end();
-      await dropSchema(PG_URL, schema);
+      await dropSchema(url, schema);
     };
   } else {
     store = `sqlite:${dbPath}`;
