@@ -14,7 +14,7 @@ export async function waitForText(page: Page, selector: string, text: string, ti
     });
   } catch (err) {
     const shown = await page.evaluate((sel) => document.querySelector(sel)?.textContent ?? '(no element)', selector);
-    throw new Error(`${selector}: expected "${text}", page shows "${shown}" (${(err as Error).message.split('\n')[0]})`);
+    throw new Error(`${selector}: expected "${text}", page shows "${shown}" (${(err as Error).message.split("\n")[0]})`, { cause: err });
   }
 }
 

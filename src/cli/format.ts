@@ -28,7 +28,7 @@ export function countsLine(c: { pending: number; running: number; completed: num
 
 /** Control characters out of job text before it reaches a terminal (no escape-sequence tricks). */
 export function safeText(text: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex
+   
   const clean = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '�').replace(/\n/g, ' ⏎ ');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

@@ -13,7 +13,6 @@ import {
   readCount,
   readInteger,
   readMaxFailures,
-  readNonEmptyText,
   readOnError,
   readText,
   readTimeout,

@@ -6,7 +6,7 @@ import { backoffDelay } from '../core/backoff.js';
 import type { Clock, Timers } from '../core/clock.js';
 import { errorMessage, StepqError } from '../core/errors.js';
 import type { JsonValue, LogLevel } from '../core/job.js';
-import type { PlanOutput, RunContext, StepType, WorkerSpec } from '../core/step-type.js';
+import type { PlanOutput, RunContext, WorkerSpec } from '../core/step-type.js';
 import type { EventBus } from '../events/bus.js';
 import type { ClaimedJob, Effects, Store } from '../store/store.js';
 import type { LogBuffer } from './log-buffer.js';

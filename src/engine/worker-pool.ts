@@ -106,7 +106,7 @@ export class WorkerPool {
         await this.waitForWake(this.o.pollMs);
         continue;
       }
-      let jobs: ClaimedJob[] = [];
+      let jobs: ClaimedJob[];
       try {
         const r = await this.o.store.claim({
           owner: this.o.owner,

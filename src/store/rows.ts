@@ -69,7 +69,6 @@ function head(r: Row, name: string): TextHead | null {
 /** A row of SUMMARY_COLS (heads instead of large values). */
 export function summaryFromRow(r: Row): JobSummary {
   const { leaseToken: _t, payload: _p, result: _r, error: _e, ...rest } = jobFromRow({ ...r, payload: null, result: null, error: null });
-  void _t, void _p, void _r, void _e;
   return {
     ...rest,
     payload: r.kind === 'worker' ? null : parseJson(r.payload),

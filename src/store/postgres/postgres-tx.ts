@@ -302,7 +302,7 @@ export class PostgresTx implements StoreTx {
       for (let pass = 0; pass < 10; pass++) {
         const found = await this.q('CANCEL_WORKER_IDS', [...set, scope.ids]);
         if (found.length === 0) break;
-        rows.push(...found);
+        rows = rows.concat(found); // not push(...found): a subtree may be very large
       }
     }
     return rows.map((r) => changeFromRow(r, r.prev_status as JobStatus));

@@ -227,13 +227,30 @@ export class SqliteStore implements Store {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     if (params.parentId === null) where.push(`kind = 'manager'`);
-    else if (params.parentId !== undefined) (where.push('parent_id = @parentId'), (args.parentId = params.parentId));
-    if (params.stepId !== undefined) (where.push('step_id = @stepId'), (args.stepId = params.stepId));
-    if (params.managerId !== undefined) (where.push('manager_id = @managerId'), (args.managerId = params.managerId));
-    if (params.kind !== undefined) (where.push('kind = @kind'), (args.kind = params.kind));
-    if (params.definitionId !== undefined) (where.push('definition_id = @definitionId'), (args.definitionId = params.definitionId));
-    if (params.status && params.status.length === 1) (where.push('status = @status'), (args.status = params.status[0]));
-    else if (params.status && params.status.length > 1) {
+    else if (params.parentId !== undefined) {
+      where.push('parent_id = @parentId');
+      args.parentId = params.parentId;
+    }
+    if (params.stepId !== undefined) {
+      where.push('step_id = @stepId');
+      args.stepId = params.stepId;
+    }
+    if (params.managerId !== undefined) {
+      where.push('manager_id = @managerId');
+      args.managerId = params.managerId;
+    }
+    if (params.kind !== undefined) {
+      where.push('kind = @kind');
+      args.kind = params.kind;
+    }
+    if (params.definitionId !== undefined) {
+      where.push('definition_id = @definitionId');
+      args.definitionId = params.definitionId;
+    }
+    if (params.status && params.status.length === 1) {
+      where.push('status = @status');
+      args.status = params.status[0];
+    } else if (params.status && params.status.length > 1) {
       where.push('status IN (SELECT value FROM json_each(@statuses))');
       args.statuses = JSON.stringify(params.status);
     }

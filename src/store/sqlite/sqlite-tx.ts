@@ -238,7 +238,8 @@ export class SqliteTx implements StoreTx {
     else if ('managerId' in scope) {
       rows = [];
       for (const step of this.q.STEPS_OF_RUN.all({ managerId: scope.managerId }) as Row[]) {
-        rows.push(...(stmts.step.all({ ...extra, stepId: step.id, from, now: this.now }) as Raw[]));
+        // concat, not push(...rows): a step may hand back hundreds of thousands of rows.
+        rows = rows.concat(stmts.step.all({ ...extra, stepId: step.id, from, now: this.now }) as Raw[]);
       }
     } else rows = stmts.ids.all({ ...extra, ids: JSON.stringify(scope.ids), from, now: this.now }) as Raw[];
     return rows.map((r) => changeFromRaw(r, from));

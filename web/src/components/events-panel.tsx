@@ -46,7 +46,7 @@ function EventsTail({ jobId }: { jobId: number }) {
     },
     reduce: (s, m) => mergeLogLines(s, m, level),
   });
-  const lines = snap.data?.lines ?? [];
+  const lines = useMemo(() => snap.data?.lines ?? [], [snap.data]);
   const shown = frozen ?? lines;
   const newWhilePaused = useMemo(() => {
     if (frozen === null) return 0;

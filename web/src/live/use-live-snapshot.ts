@@ -119,7 +119,7 @@ export function useLiveSnapshot<S>(opts: LiveSnapshotOptions<S>): LiveSnapshot<S
       unsubscribe();
     };
     // `key` and `topic` name everything the load depends on.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+     
   }, [opts.key, opts.topic]);
 
   const reload = useCallback(() => api.current.reload(), []);
