@@ -45,7 +45,7 @@ export interface StepqOptions {
   /** How long a handler may ignore an abort (timeout, cancel) before its slot is taken back (default 5 s). */
   abortGraceMs?: number;
   /** Step types to register besides the built-in ones. */
-  stepTypes?: StepType<never>[];
+  stepTypes?: StepType<unknown>[];
   /** Register the built-in step types (default true). */
   builtins?: boolean;
   /** Allow the `shell` step type (default false: definitions using it are rejected). */
@@ -135,7 +135,7 @@ export class Stepq implements AsyncDisposable {
         })
       : null;
     if (options.builtins !== false) for (const t of builtinStepTypes) this.registry.register(t);
-    for (const t of options.stepTypes ?? []) this.registry.register(t as StepType<unknown>);
+    for (const t of options.stepTypes ?? []) this.registry.register(t);
     if (options.allowShell) this.registry.enable('shell');
     this.steps = new StepCache(store);
     this.logs = new LogBuffer({

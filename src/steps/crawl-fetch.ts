@@ -96,7 +96,7 @@ export async function fetchPage(params: {
         decoder = new TextDecoder('utf-8');
       }
       let size = 0;
-      for await (const chunk of res.body) {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         size += chunk.byteLength;
         if (size > MAX_HTML_BYTES) {
           page.truncated = true;
@@ -117,7 +117,7 @@ export async function fetchPage(params: {
       await res.body?.cancel();
     } else if (res.body) {
       let size = 0;
-      for await (const chunk of res.body) size += chunk.byteLength;
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) size += chunk.byteLength;
       page.size = size;
     } else {
       page.size = 0;

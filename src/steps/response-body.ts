@@ -16,7 +16,8 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, maxByt
   let kept = 0;
   let truncated = false;
   // Leaving the loop early cancels the stream.
-  for await (const chunk of body) {
+  // Node's web streams are async iterable (the DOM typings some test tools load say otherwise).
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
     const room = maxBytes - kept;
     if (chunk.byteLength > room) {
       parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, room));

@@ -231,7 +231,7 @@ describe('live socket', () => {
     c.send({ type: 'subscribe', topic: `logs:${runId}` });
     await c.waitFor((m) => m.type === 'subscribed');
     s.engine.start();
-    const log = await c.waitFor((m) => m.type === 'job_log');
+    const log = (await c.waitFor((m) => m.type === 'job_log')) as Extract<ServerMessage, { type: 'job_log' }>;
     expect(log.payload.lines.some((l: { message: string }) => l.message.includes('Planned 5 worker jobs'))).toBe(true);
   });
 
@@ -241,10 +241,10 @@ describe('live socket', () => {
     await expect(connect(url)).rejects.toThrow(/401/);
     const c = await connect(url, '?token=tok');
     c.send({ type: 'subscribe', topic: 'everything' });
-    const err = await c.waitFor((m) => m.type === 'error');
+    const err = (await c.waitFor((m) => m.type === 'error')) as Extract<ServerMessage, { type: 'error' }>;
     expect(err.payload.message).toContain('Unknown topic');
     c.ws.send('not json');
-    await c.waitFor((m) => m.type === 'error' && m.payload.message.includes('JSON'));
+    await c.waitFor((m) => m.type === 'error' && (m.payload as { message: string }).message.includes('JSON'));
     c.send({ type: 'ping' });
     await c.waitFor((m) => m.type === 'pong');
   });
