@@ -334,6 +334,17 @@ for (const factory of storeFactories) {
       const pct = await store.listJobs({ stepId: steps[0]!.id, q: '%', limit: 100 });
       expect(pct.data).toEqual([]);
       await expect(store.listJobs({ stepId: steps[0]!.id, limit: 10, cursor: 'garbage' })).rejects.toBeInstanceOf(StepqError);
+
+      // Summaries: by ids, and from a row number (offset) with a cursor that continues after it.
+      const some = await store.listJobSummaries({ stepId: steps[0]!.id, ids: [seen[3]!, seen[7]!, 999_999], limit: 10, headChars: 20 });
+      expect(some.data.map((j) => j.id)).toEqual([seen[3], seen[7]]);
+      const jumped = await store.listJobSummaries({ stepId: steps[0]!.id, offset: 20, limit: 3, headChars: 20 });
+      expect(jumped.data.map((j) => j.id)).toEqual(seen.slice(20, 23));
+      const next = await store.listJobSummaries({ stepId: steps[0]!.id, cursor: jumped.nextCursor!, limit: 10, headChars: 20 });
+      expect(next.data.map((j) => j.id)).toEqual(seen.slice(23, 25));
+      expect(jumped.data[0]!.heads.payload.head).toBe(JSON.stringify({ i: 20 }));
+      const snap = await store.getManagerSnapshot(manager.id);
+      expect(snap).toMatchObject({ definitionId: 'test-def', createdAt: manager.createdAt });
     });
 
     it('keeps logs per job, merges them per step and per run in order, filters by level', async () => {

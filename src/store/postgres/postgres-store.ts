@@ -419,6 +419,7 @@ export class PostgresStore implements Store {
     if (params.definitionId !== undefined) where.push(`definition_id = ${param(params.definitionId)}`);
     if (params.status && params.status.length === 1) where.push(`status = ${param(params.status[0])}`);
     else if (params.status && params.status.length > 1) where.push(`status = ANY(${param(params.status)}::text[])`);
+    if (params.ids) where.push(`id = ANY(${param(params.ids.slice(0, 1000))}::bigint[])`);
     // Case-insensitive substring, as SQLite's LIKE: ILIKE with the wildcards of the text escaped.
     if (params.q) where.push(`name ILIKE ${param(`%${pgText(params.q).replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} ESCAPE '\\'`);
     if (params.cursor !== undefined) {
@@ -446,14 +447,16 @@ export class PostgresStore implements Store {
   }
 
   async listJobSummaries(
-    params: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number },
+    params: JobFilter & { limit: number; cursor?: string; offset?: number; order?: 'asc' | 'desc'; headChars: number },
   ): Promise<Page<JobSummary>> {
     const values: unknown[] = [Math.max(0, Math.floor(params.headChars))]; // $1 of SUMMARY_COLS
     const where = this.jobWhere(params, values);
     const limit = Math.max(1, Math.min(1000, Math.floor(params.limit)));
     values.push(limit + 1);
+    const offset = params.offset !== undefined && params.cursor === undefined ? Math.max(0, Math.floor(params.offset)) : 0;
+    values.push(offset);
     const sql = `SELECT ${Q.SUMMARY_COLS} FROM jobs ${where}
-      ORDER BY id ${(params.order ?? 'asc') === 'asc' ? 'ASC' : 'DESC'} LIMIT $${values.length}`;
+      ORDER BY id ${(params.order ?? 'asc') === 'asc' ? 'ASC' : 'DESC'} LIMIT $${values.length - 1} OFFSET $${values.length}`;
     const rows = (await this.pool.query<Row>(sql, values)).rows.map(summaryFromRow);
     return this.page(rows, limit);
   }

@@ -373,7 +373,7 @@ WHERE j.id = ANY($1::bigint[]) AND j.kind = 'step' AND j.status = 'running'`;
 
 /** Snapshots of the managers in $1 (bigint[]): worker counters (w) and step counters (s). */
 export const MANAGER_SNAPSHOTS = `
-SELECT j.id, j.name, j.status, j.started_at, j.finished_at,
+SELECT j.id, j.name, j.status, j.definition_id, j.created_at, j.started_at, j.finished_at,
        w.pending, w.running, w.completed, w.failed, w.cancelled,
        s.pending AS s_pending, s.running AS s_running, s.completed AS s_completed, s.failed AS s_failed,
        s.cancelled AS s_cancelled
