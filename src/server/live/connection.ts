@@ -83,6 +83,9 @@ export class LiveConnection {
       const oldAt = (existing.msg.payload as { at?: number }).at;
       const newAt = (msg.payload as { at?: number }).at;
       if (oldAt !== undefined && newAt !== undefined && newAt < oldAt) return;
+      if (msg.type === 'job_status_change' && existing.msg.type === 'job_status_change') {
+        if (seq < existing.seq || jobOrder(msg.payload) < jobOrder(existing.msg.payload)) return;
+      }
       if (msg.type === 'job_log' && existing.msg.type === 'job_log') {
         msg = mergeLogs(existing.msg, msg, this.limits.maxLogLinesPerTick);
       }
@@ -144,6 +147,15 @@ export class LiveConnection {
     this.socket.send(JSON.stringify(msgs));
     this.stats.sent += msgs.length;
   }
+}
+
+/**
+ * Where a job's state stands in its life: attempts only grow, and within one attempt a job goes
+ * pending → running → ended. A state read earlier (a view's first look) never replaces a later one.
+ */
+export function jobOrder(p: { attempt: number; status: string }): number {
+  const rank = p.status === 'pending' ? 0 : p.status === 'running' ? 1 : 2;
+  return p.attempt * 3 + rank;
 }
 
 function mergeLogs(

@@ -45,6 +45,11 @@ export class LiveHub {
   private readonly subscribers = new Map<string, Set<LiveConnection>>();
   /** Topics recently watched (by time the last subscriber left), still recorded for replay. */
   private readonly lingering = new Map<string, number>();
+  /**
+   * The seq from which each recorded topic has been recorded without a break: a client asking to
+   * replay from before it missed messages that were never recorded, and gets a resync.
+   */
+  private readonly recordedSince = new Map<string, number>();
   private readonly history: Ring<Recorded>;
   private readonly limits: ConnectionLimits;
   private readonly historySize: number;
@@ -164,12 +169,14 @@ export class LiveHub {
       this.subscribers.set(topic, set);
     }
     set.add(conn);
+    if (!this.lingering.has(topic) && !this.recordedSince.has(topic)) this.recordedSince.set(topic, this.seq);
     this.lingering.delete(topic);
 
     let replayed = 0;
     if (since && since.epoch === this.epoch && Number.isSafeInteger(since.seq)) {
       const first = this.history.oldest()?.seq ?? this.seq + 1;
-      if (since.seq + 1 < first && since.seq < this.seq) {
+      const recorded = this.recordedSince.get(topic) ?? this.seq;
+      if ((since.seq + 1 < first || since.seq < recorded) && since.seq < this.seq) {
         conn.replaceWithResync(topic, this.nextSeq(), 'missed messages are no longer kept');
       } else {
         for (const r of this.history) {
@@ -219,9 +226,12 @@ export class LiveHub {
   private async pushJobs(conn: LiveConnection, topic: string, ids: number[]): Promise<void> {
     if (ids.length === 0 || !topic.startsWith('step:')) return;
     const stepId = Number(topic.slice('step:'.length));
+    // The read's sequence number is taken before it: a change routed while the read ran has a higher
+    // one and is kept (enqueue also keeps the later state of a job, by attempt and status).
+    const seq = this.nextSeq();
     const page = await this.o.engine.listJobSummaries({ stepId, ids, limit: ids.length, headChars: 500 });
     for (const j of page.data) {
-      conn.enqueue(`${topic}|job:${j.id}`, this.nextSeq(), {
+      conn.enqueue(`${topic}|job:${j.id}`, seq, {
         type: 'job_status_change',
         seq: 0,
         topic,
@@ -266,6 +276,7 @@ export class LiveHub {
     if (left === undefined) return false;
     if (this.now() - left > this.graceMs) {
       this.lingering.delete(topic);
+      this.recordedSince.delete(topic);
       return false;
     }
     return true;
@@ -322,6 +333,7 @@ export class LiveHub {
 
   /** Once per tick: global stats if they moved (one read for all clients), then every flush. */
   async tick(): Promise<void> {
+    for (const topic of this.lingering.keys()) this.watched(topic); // forgets topics past their grace
     if (this.statsDirty) {
       this.statsDirty = false;
       try {
