@@ -25,7 +25,8 @@ export class JobAbort extends Error {
 
 export type RunOutcome =
   | { kind: 'completed'; result: JsonValue }
-  | { kind: 'failed'; error: string; retryAt: number | null }
+  /** `retryInMs`: back to pending after this delay (the store adds it to its own clock), or null: failed for good. */
+  | { kind: 'failed'; error: string; retryInMs: number | null }
   /** Nothing to acknowledge: planning recorded itself, or the job was cancelled / lost meanwhile. */
   | { kind: 'none' }
   /** Shutting down: hand the job back without spending an attempt. */
@@ -70,14 +71,14 @@ export class JobRunner {
     try {
       info = await this.o.steps.get(job.stepId);
     } catch (err) {
-      return { kind: 'failed', error: `Could not load step ${job.stepId}: ${errorMessage(err)}`, retryAt: this.retryAt(job, null) };
+      return { kind: 'failed', error: `Could not load step ${job.stepId}: ${errorMessage(err)}`, retryInMs: this.retryDelay(job, null) };
     }
     const type = this.o.registry.get(info.type);
     if (!type) {
       return {
         kind: 'failed',
         error: `ERR_STEP_TYPE_UNKNOWN: no step type "${info.type}" is registered in this worker.`,
-        retryAt: null,
+        retryInMs: null,
       };
     }
     const timer =
@@ -126,7 +127,7 @@ export class JobRunner {
     } catch (err) {
       if (ac.signal.aborted) return this.aborted(job, ac.signal.reason);
       const permanent = typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false;
-      return { kind: 'failed', error: describeError(err), retryAt: permanent ? null : this.retryAt(job, info) };
+      return { kind: 'failed', error: describeError(err), retryInMs: permanent ? null : this.retryDelay(job, info) };
     } finally {
       timer?.cancel();
       this.o.logs.endJob(job.id);
@@ -137,15 +138,15 @@ export class JobRunner {
     const cause = reason instanceof JobAbort ? reason.kind : 'cancelled';
     if (cause === 'shutdown') return { kind: 'release' };
     if (cause === 'timeout') {
-      return { kind: 'failed', error: (reason as JobAbort).message, retryAt: this.retryAt(job, null) };
+      return { kind: 'failed', error: (reason as JobAbort).message, retryInMs: this.retryDelay(job, null) };
     }
     return { kind: 'none' };
   }
 
-  private retryAt(job: ClaimedJob, info: StepInfo | null): number | null {
+  private retryDelay(job: ClaimedJob, info: StepInfo | null): number | null {
     if (job.attempt >= job.maxAttempts) return null;
     const policy = info?.policy.backoff ?? { type: 'exponential' as const, baseMs: 1000, maxMs: 300_000 };
-    return this.o.clock.now() + backoffDelay({ policy, attempt: job.attempt });
+    return backoffDelay({ policy, attempt: job.attempt });
   }
 
   private async plan(step: ClaimedJob, signal: AbortSignal): Promise<RunOutcome> {
@@ -195,7 +196,7 @@ export class JobRunner {
       }
       this.o.logs.add(target, 'error', `Planning failed: ${describeError(err)}`);
       const permanent = err instanceof StepqError && err.code === 'ERR_STEP_TYPE_UNKNOWN';
-      return { kind: 'failed', error: `Planning failed: ${describeError(err)}`, retryAt: permanent ? null : this.retryAt(step, null) };
+      return { kind: 'failed', error: `Planning failed: ${describeError(err)}`, retryInMs: permanent ? null : this.retryDelay(step, null) };
     } finally {
       this.o.logs.endJob(step.id);
     }

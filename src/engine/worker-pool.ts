@@ -150,7 +150,7 @@ export class WorkerPool {
     this.inFlight.set(job.id, { job, ac });
     void this.o
       .run(job, ac)
-      .catch((err: unknown): RunOutcome => ({ kind: 'failed', error: `stepq internal error: ${errorMessage(err)}`, retryAt: null }))
+      .catch((err: unknown): RunOutcome => ({ kind: 'failed', error: `stepq internal error: ${errorMessage(err)}`, retryInMs: null }))
       .then((outcome) => this.finish(job, outcome));
   }
 
@@ -160,7 +160,7 @@ export class WorkerPool {
       this.acks.push({ id: job.id, token: job.leaseToken, status: 'completed', result: outcome.result });
       this.awaitingAck.add(job.id);
     } else if (outcome.kind === 'failed') {
-      this.acks.push({ id: job.id, token: job.leaseToken, status: 'failed', error: outcome.error, retryAt: outcome.retryAt });
+      this.acks.push({ id: job.id, token: job.leaseToken, status: 'failed', error: outcome.error, retryInMs: outcome.retryInMs });
       this.awaitingAck.add(job.id);
     } else if (outcome.kind === 'release') {
       this.releases.push(job.id);

@@ -248,8 +248,8 @@ export async function acknowledge(tx: StoreTx, acks: Acknowledgement[]): Promise
         continue;
       }
       completed.push({ id: a.id, token: a.token, result });
-    } else if (a.retryAt !== null) {
-      retried.push({ id: a.id, token: a.token, error: a.error, runAt: a.retryAt });
+    } else if (a.retryInMs !== null) {
+      retried.push({ id: a.id, token: a.token, error: a.error, runAt: tx.now + Math.max(0, a.retryInMs) });
     } else {
       failed.push({ id: a.id, token: a.token, error: a.error });
     }

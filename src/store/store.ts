@@ -7,8 +7,11 @@
  * - Each transition is one guarded statement per job (by id, expected status and, for leased jobs,
  *   lease token); rows that did not match are reported, never silently changed.
  * - Progress counters change in the same transaction as the job rows they count.
- * - A step ends in the transaction in which its last descendant ends; the run's next steps are
- *   released (or the run ends) in that same transaction, by the rules in core/lifecycle.ts.
+ * - A step ends when its last descendant ends: in that same transaction (SQLite, one writer), or in a
+ *   short transaction under the step's lock right after its commit and before the call returns
+ *   (PostgreSQL, where concurrent writers each see the other's last job still active; see
+ *   postgres/ARCHITECTURE.md). The run's next steps are released, or the run ends, the same way, by
+ *   the rules in core/lifecycle.ts. The sweep ends what a crash in between left behind.
  * - Every mutation returns its `Effects`: the status changes and progress snapshots the engine
  *   publishes as events after the commit.
  */
@@ -132,8 +135,11 @@ export type Acknowledgement =
       token: string;
       status: 'failed';
       error: string;
-      /** When set, the job goes back to pending with attempt + 1, runnable from this time. */
-      retryAt: number | null;
+      /**
+       * When set, the job goes back to pending with attempt + 1, runnable this many milliseconds
+       * after the acknowledgement commits (measured on the store's clock, not the worker's).
+       */
+      retryInMs: number | null;
     };
 
 export interface JobFilter {

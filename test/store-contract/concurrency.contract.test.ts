@@ -97,7 +97,7 @@ for (const factory of storeFactories) {
         // Eight workers each fail one job at once: every transaction alone sees at most one failure
         // besides the committed ones, yet together they cross the threshold.
         const results = await Promise.all(
-          jobs.map((j, i) => storeOf(i).acknowledge({ acks: [{ id: j.id, token: j.leaseToken, status: 'failed', error: `e${i}`, retryAt: null }] })),
+          jobs.map((j, i) => storeOf(i).acknowledge({ acks: [{ id: j.id, token: j.leaseToken, status: 'failed', error: `e${i}`, retryInMs: null }] })),
         );
         const effects = results.map((r) => r.effects);
         const step = await sut.store.getJob(stepId);
@@ -131,9 +131,9 @@ for (const factory of storeFactories) {
             await store.acknowledge({
               acks: jobs.map((j): Acknowledgement =>
                 j.id % 7 === 0 && j.attempt === 1
-                  ? { id: j.id, token: j.leaseToken, status: 'failed', error: 'again', retryAt: 0 }
+                  ? { id: j.id, token: j.leaseToken, status: 'failed', error: 'again', retryInMs: 0 }
                   : j.id % 11 === 0
-                    ? { id: j.id, token: j.leaseToken, status: 'failed', error: 'no', retryAt: null }
+                    ? { id: j.id, token: j.leaseToken, status: 'failed', error: 'no', retryInMs: null }
                     : { id: j.id, token: j.leaseToken, status: 'completed', result: null },
               ),
             });
@@ -247,7 +247,7 @@ for (const factory of storeFactories) {
       expect(job!.name.startsWith('x')).toBe(true);
       expect(job!.payload).toEqual({ s: 'p\u0000q' });
       const r = await sut.store.acknowledge({
-        acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'bad\u0000byte', retryAt: null }],
+        acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'bad\u0000byte', retryInMs: null }],
       });
       expect(r.lost).toEqual([]);
       expect((await sut.store.getJob(job!.id))?.error?.startsWith('bad')).toBe(true);

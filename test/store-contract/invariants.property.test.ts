@@ -89,8 +89,8 @@ for (const factory of storeFactories) {
                 case 'fail': {
                   const j = take(op.pick);
                   if (j) {
-                    const retryAt = op.retry && j.attempt < j.maxAttempts ? clock.now() : null;
-                    await store.acknowledge({ acks: [{ id: j.id, token: j.leaseToken, status: 'failed', error: 'e', retryAt }] });
+                    const retryInMs = op.retry && j.attempt < j.maxAttempts ? 0 : null;
+                    await store.acknowledge({ acks: [{ id: j.id, token: j.leaseToken, status: 'failed', error: 'e', retryInMs }] });
                     stale.push(j);
                   }
                   break;

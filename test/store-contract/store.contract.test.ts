@@ -114,7 +114,7 @@ for (const factory of storeFactories) {
       const { steps } = await store.createRun(newRun([{ name: 'a', policy: { maxAttempts: 3 } }]));
       await planStep(store, steps[0]!.id, 1);
       const [job] = await claimAll(store);
-      await store.acknowledge({ acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'boom', retryAt: clock.now() + 5000 }] });
+      await store.acknowledge({ acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'boom', retryInMs: 5000 }] });
       expect(await store.getJob(job!.id)).toMatchObject({ status: 'pending', attempt: 2, error: 'boom' });
       expect(await claimAll(store)).toEqual([]);
       clock.advance(5000);
@@ -149,9 +149,9 @@ for (const factory of storeFactories) {
       );
       await planStep(store, steps[0]!.id, 10);
       const jobs = await claimAll(store, 'w', 3);
-      await store.acknowledge({ acks: [{ id: jobs[0]!.id, token: jobs[0]!.leaseToken, status: 'failed', error: 'e1', retryAt: null }] });
+      await store.acknowledge({ acks: [{ id: jobs[0]!.id, token: jobs[0]!.leaseToken, status: 'failed', error: 'e1', retryInMs: null }] });
       expect((await store.getJob(steps[0]!.id))?.status).toBe('running');
-      await store.acknowledge({ acks: [{ id: jobs[1]!.id, token: jobs[1]!.leaseToken, status: 'failed', error: 'e2', retryAt: null }] });
+      await store.acknowledge({ acks: [{ id: jobs[1]!.id, token: jobs[1]!.leaseToken, status: 'failed', error: 'e2', retryInMs: null }] });
       const step = await store.getJob(steps[0]!.id);
       expect(step?.status).toBe('failed');
       expect(step?.error).toContain('2 of 10 worker jobs failed (max_failures = 1)');
@@ -169,7 +169,7 @@ for (const factory of storeFactories) {
       const jobs = await claimAll(store);
       const acks = jobs.map((j, i) =>
         i < 2
-          ? { id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryAt: null }
+          ? { id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null }
           : { id: j.id, token: j.leaseToken, status: 'completed' as const, result: null },
       );
       await store.acknowledge({ acks });
@@ -182,7 +182,7 @@ for (const factory of storeFactories) {
       await store.acknowledge({
         acks: jobs2.map((j, i) =>
           i < 3
-            ? { id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryAt: null }
+            ? { id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null }
             : { id: j.id, token: j.leaseToken, status: 'completed' as const, result: null },
         ),
       });
@@ -193,7 +193,7 @@ for (const factory of storeFactories) {
       const { manager, steps } = await store.createRun(newRun([{ name: 'a', policy: { onError: 'continue' } }, { name: 'b', dependsOn: ['a'] }]));
       await planStep(store, steps[0]!.id, 1);
       const [job] = await claimAll(store);
-      await store.acknowledge({ acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'x', retryAt: null }] });
+      await store.acknowledge({ acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'x', retryInMs: null }] });
       expect((await store.getJob(steps[0]!.id))?.status).toBe('failed');
       expect((await store.getJob(steps[1]!.id))?.runAt).not.toBeNull();
       await planStep(store, steps[1]!.id, 0);
@@ -251,7 +251,7 @@ for (const factory of storeFactories) {
       await store.acknowledge({
         acks: jobs.map((j, i) =>
           i === 0
-            ? { id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryAt: null }
+            ? { id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null }
             : { id: j.id, token: j.leaseToken, status: 'completed' as const, result: i },
         ),
       });
@@ -324,7 +324,7 @@ for (const factory of storeFactories) {
       expect([...seen].sort((a, b) => a - b)).toEqual(seen);
       const jobs = await claimAll(store, 'w', 5);
       const failedIds = jobs.slice(0, 2).map((j) => j.id);
-      await store.acknowledge({ acks: jobs.slice(0, 2).map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryAt: null })) });
+      await store.acknowledge({ acks: jobs.slice(0, 2).map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null })) });
       const failed = await store.listJobs({ stepId: steps[0]!.id, status: ['failed'], limit: 100 });
       expect(failed.data.map((j) => j.id)).toEqual(failedIds);
       const runs = await store.listJobs({ parentId: null, limit: 10, order: 'desc' });
