@@ -1,6 +1,7 @@
 /**
  * The command line. Each command lives in its own module; this file only declares them.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
@@ -10,6 +11,7 @@ import { jobsAction, jobsList, jobsLogs, jobsShow } from './jobs.js';
 import { definitionsAdd, definitionsList, definitionsRemove, definitionsRun, definitionsShow } from './definitions.js';
 
 const DEFAULT_STORE = 'sqlite:./stepq.db';
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -27,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('stepq')
     .description('Durable workflows: TOML definitions fan out into worker jobs, watched live.')
+    .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
 
