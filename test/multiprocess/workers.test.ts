@@ -5,6 +5,9 @@
  * through LISTEN/NOTIFY. Skipped (visibly) without STEPQ_TEST_PG_URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import WebSocket from 'ws';
+import type { ServerMessage } from '../../src/wire/live.js';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +57,29 @@ function startWorker(url: string): Worker {
   return { child, exit, stderr };
 }
 
+/** `stepq serve --no-workers` on the same database: the live view under test. */
+function startServer(url: string, port: number): Worker {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--store', url, '--no-workers', '--port', String(port), '--log-level', 'warn'],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STEPQ_STORE: '' } },
+  );
+  const stderr: string[] = [];
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exit, stderr };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** Resolves when `cond` holds after an event, or rejects after `ms` (with what was last seen). */
 function waitFor<T>(subscribe: (fn: (v: T) => void) => () => void, cond: (v: T) => boolean, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -84,9 +110,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 describe.skipIf(!PG_URL)(PG_URL ? 'multi-process workers on PostgreSQL' : `multi-process workers on PostgreSQL (skipped: ${PG_SKIP_REASON})`, () => {
-  it('3 worker processes run 20,000 jobs, one killed with SIGKILL midway: exact counts, rescued leases, events through the bridge', async () => {
+  it('serve + 3 worker processes run 20,000 jobs, one worker killed with SIGKILL midway: exact counts, rescued leases, the live view exact', async () => {
     const db = await tempDatabase('stepq_mp');
     const workers: Worker[] = [];
+    let server: Worker | null = null;
+    let socket: WebSocket | null = null;
     let engine: Stepq | null = null;
     const raw = rawPool(db.url.replace(/\?.*$/, ''), 'public');
     try {
@@ -100,6 +128,16 @@ describe.skipIf(!PG_URL)(PG_URL ? 'multi-process workers on PostgreSQL' : `multi
       engine.bus.on('step_progress', (p) => (lastProgress = p));
       const progress = (fn: (p: StepProgress) => void): (() => void) => engine!.bus.on('step_progress', fn);
       for (let i = 0; i < WORKERS; i++) workers.push(startWorker(db.url));
+      const port = await freePort();
+      server = startServer(db.url, port);
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          const check = (): void => (server!.stderr.join('').includes('stepq serving') ? resolve() : void setTimeout(check, 50));
+          check();
+        }),
+        60_000,
+        'stepq serve to listen',
+      );
 
       const run = await engine.startRun({
         definition: toml([
@@ -114,6 +152,13 @@ describe.skipIf(!PG_URL)(PG_URL ? 'multi-process workers on PostgreSQL' : `multi
         ]),
       });
       const stepId = run.steps[0]!.id;
+      // A browser's view of the run, through the serving process (which runs no jobs itself).
+      const seenByClient: ServerMessage[] = [];
+      socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      socket.on('error', () => undefined);
+      socket.on('message', (d: Buffer) => seenByClient.push(...(JSON.parse(d.toString('utf8')) as ServerMessage[])));
+      await withTimeout(new Promise((resolve) => socket!.once('open', resolve)), 10_000, 'the socket to open');
+      socket.send(JSON.stringify({ type: 'subscribe', topic: `run:${run.managerId}` }));
 
       // At 30% done, kill one worker without warning.
       await waitFor(progress, (p) => p.stepId === stepId && p.counts.completed >= 6000, 120_000, '30% of the jobs done');
@@ -155,10 +200,31 @@ describe.skipIf(!PG_URL)(PG_URL ? 'multi-process workers on PostgreSQL' : `multi
       expect([...completedEvents.values()].every((n) => n === 1)).toBe(true);
       expect(completedEvents.size).toBeGreaterThan(19_000);
 
+      // The live view, served by a process that ran no job, ends exact.
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          const check = (): void =>
+            seenByClient.some((m) => m.type === 'manager_progress' && m.payload.status === 'completed') ? resolve() : void setTimeout(check, 50);
+          check();
+        }),
+        20_000,
+        'the served view to show the end',
+      );
+      const finalStep = seenByClient.filter((m) => m.type === 'step_progress').at(-1) as Extract<ServerMessage, { type: 'step_progress' }>;
+      expect(finalStep.payload).toMatchObject({ status: 'completed', completed: 20_000, total: 20_000, pending: 0, running: 0, failed: 0 });
+      expect(seenByClient.some((m) => m.type === 'job_status_change' && m.payload.kind === 'worker')).toBe(false);
+      const served = (await (await fetch(`http://127.0.0.1:${port}/api/jobs/${run.managerId}`)).json()) as { progress: { counts: Record<string, number> } };
+      expect(served.progress.counts).toMatchObject({ completed: 20_000, total: 20_000 });
+
       // The survivors stop cleanly on SIGTERM: exit 0, nothing left leased.
       for (const w of workers.slice(1)) w.child.kill('SIGTERM');
       for (const w of workers.slice(1)) expect(await withTimeout(w.exit, 20_000, 'a worker to stop on SIGTERM'), w.stderr.join('')).toBe(0);
     } finally {
+      socket?.terminate();
+      if (server) {
+        server.child.kill('SIGTERM');
+        await withTimeout(server.exit, 15_000, 'the server to stop').catch(() => server!.child.kill('SIGKILL'));
+      }
       for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
       await Promise.all(workers.map((w) => withTimeout(w.exit, 10_000, 'worker exit').catch(() => undefined)));
       await engine?.stop({ graceMs: 0 }).catch(() => undefined);
