@@ -11,12 +11,13 @@ import type { ManagerProgress, StepProgress } from '../core/events.js';
 import { isTerminal, type CancelCause, type Job, type JobStatus, type JsonValue, type LogLine } from '../core/job.js';
 import type { Counts } from '../core/progress.js';
 import type { StepType } from '../core/step-type.js';
-import { definitionError, parseDefinition, parseDefinitionObject, resolveRun } from '../definitions/index.js';
-import type { Definition, DefinitionIssue, ParseResult } from '../definitions/types.js';
+import { definitionError, resolveRun } from '../definitions/index.js';
+import type { Definition, ParseResult } from '../definitions/types.js';
 import { EventBus } from '../events/bus.js';
 import { notifyTargetOf, PgNotifyBridge } from '../events/pg-notify.js';
 import { builtinStepTypes } from '../steps/index.js';
-import type { Effects, JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store, StoredDefinition } from '../store/store.js';
+import type { Effects, JobFilter, JobSummary, LogFilter, ManagerSnapshot, Page, Store } from '../store/store.js';
+import { DefinitionCatalog, type DefinitionRef, type StoredDefinitionView } from './definition-catalog.js';
 import { EventPublisher } from './event-publisher.js';
 import { ExternalWatcher } from './external-watcher.js';
 import { JobRunner } from './job-runner.js';
@@ -63,7 +64,7 @@ export interface StepqOptions {
 
 export interface RunRequest {
   /** A parsed definition, TOML source text, or a stored definition's id (`{ id }`). */
-  definition: Definition | { source: string; file?: string } | { id: string };
+  definition: DefinitionRef;
   /** Params by name; strings are coerced to the declared types (as from `--param k=v`). */
   params?: Record<string, unknown>;
 }
@@ -78,11 +79,8 @@ export interface RunOutcome {
   steps: Array<{ stepId: number; name: string; status: JobStatus; counts: Counts; error: string | null; startedAt: number | null; finishedAt: number | null }>;
 }
 
-export interface StoredDefinitionView extends StoredDefinition {
-  valid: boolean;
-  issues: DefinitionIssue[];
-  definition: Definition | null;
-}
+
+export type { StoredDefinitionView } from './definition-catalog.js';
 
 export class Stepq implements AsyncDisposable {
   readonly bus: EventBus;
@@ -96,6 +94,7 @@ export class Stepq implements AsyncDisposable {
   private readonly bridge: PgNotifyBridge | null;
   private readonly logs: LogBuffer;
   private readonly steps: StepCache;
+  private readonly catalog: DefinitionCatalog;
   private readonly pool: WorkerPool;
   private readonly rescuer: LeaseRescuer;
   private readonly scheduler: Scheduler;
@@ -138,6 +137,7 @@ export class Stepq implements AsyncDisposable {
     for (const t of options.stepTypes ?? []) this.registry.register(t);
     if (options.allowShell) this.registry.enable('shell');
     this.steps = new StepCache(store);
+    this.catalog = new DefinitionCatalog(store, this.registry);
     this.logs = new LogBuffer({
       store,
       clock: this.clock,
@@ -294,72 +294,28 @@ export class Stepq implements AsyncDisposable {
     return this.bridge?.ready ?? Promise.resolve();
   }
 
-  // ---- definitions -----------------------------------------------------------------------------
+  // ---- definitions (see definition-catalog.ts) ------------------------------------------------
 
   /** Parses and validates a TOML definition against this engine's step types. */
   parse(source: string, file?: string): ParseResult {
-    return parseDefinition(source, { ...(file ? { file } : {}), stepTypes: this.registry });
-  }
-
-  private async resolveDefinition(input: RunRequest['definition']): Promise<Definition> {
-    if ('steps' in input) return input;
-    if ('source' in input) {
-      const r = this.parse(input.source, input.file);
-      if (!r.ok) throw definitionError(r.issues);
-      return r.definition;
-    }
-    const stored = await this.store.getDefinition(input.id);
-    if (!stored) throw new StepqError('ERR_DEFINITION_NOT_FOUND', `No definition "${input.id}".`, { id: input.id });
-    const r = this.parseStored(stored);
-    if (!r.ok) throw definitionError(r.issues);
-    return r.definition;
-  }
-
-  private parseStored(d: StoredDefinition): ParseResult {
-    if (d.format === 'json') {
-      let obj: unknown;
-      try {
-        obj = JSON.parse(d.source);
-      } catch (err) {
-        return { ok: false, issues: [{ path: '', message: `Invalid JSON: ${(err as Error).message}` }] };
-      }
-      return parseDefinitionObject(obj, { stepTypes: this.registry });
-    }
-    return parseDefinition(d.source, { ...(d.file ? { file: d.file } : {}), stepTypes: this.registry });
+    return this.catalog.parse(source, file);
   }
 
   /** Validates and stores a definition (replacing one with the same id). Invalid ones are refused. */
-  async saveDefinition(input: { source: string; file?: string }): Promise<StoredDefinitionView> {
-    const r = this.parse(input.source, input.file);
-    if (!r.ok) throw definitionError(r.issues);
-    const saved = await this.store.saveDefinition({
-      id: r.definition.id,
-      name: r.definition.name,
-      source: input.source,
-      format: 'toml',
-      file: input.file ?? null,
-    });
-    return { ...saved, valid: true, issues: [], definition: r.definition };
+  saveDefinition(input: { source: string; file?: string }): Promise<StoredDefinitionView> {
+    return this.catalog.save(input);
   }
 
-  async listDefinitions(): Promise<StoredDefinitionView[]> {
-    return (await this.store.listDefinitions()).map((d) => this.viewOf(d));
+  listDefinitions(): Promise<StoredDefinitionView[]> {
+    return this.catalog.list();
   }
 
-  async getDefinition(id: string): Promise<StoredDefinitionView | null> {
-    const d = await this.store.getDefinition(id);
-    return d ? this.viewOf(d) : null;
+  getDefinition(id: string): Promise<StoredDefinitionView | null> {
+    return this.catalog.get(id);
   }
 
   deleteDefinition(id: string): Promise<boolean> {
-    return this.store.deleteDefinition(id);
-  }
-
-  private viewOf(d: StoredDefinition): StoredDefinitionView {
-    const r = this.parseStored(d);
-    return r.ok
-      ? { ...d, valid: true, issues: [], definition: r.definition }
-      : { ...d, valid: false, issues: r.issues, definition: null };
+    return this.catalog.delete(id);
   }
 
   // ---- runs ----------------------------------------------------------------------------------
@@ -369,7 +325,7 @@ export class Stepq implements AsyncDisposable {
    * job per step (nothing is written when anything is invalid). Workers pick it up from there.
    */
   async startRun(req: RunRequest): Promise<StartedRun> {
-    const definition = await this.resolveDefinition(req.definition);
+    const definition = await this.catalog.resolve(req.definition);
     if (!definition.enabled && !('steps' in req.definition)) {
       throw new StepqError('ERR_DEFINITION_DISABLED', `Definition "${definition.id}" is disabled.`, { id: definition.id });
     }
