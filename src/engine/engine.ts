@@ -438,7 +438,9 @@ export class Stepq implements AsyncDisposable {
   }
 
   async deleteRun(managerId: number): Promise<{ jobs: number; logs: number }> {
+    const steps = await this.store.listJobs({ parentId: managerId, kind: 'step', limit: 1000 });
     const r = await this.store.deleteRun({ managerId });
+    for (const s of steps.data) this.steps.forget(s.id);
     this.publish(r.effects);
     return { jobs: r.jobs, logs: r.logs };
   }

@@ -295,6 +295,9 @@ for (const factory of storeFactories) {
       expect(await store.getJob(manager.id)).toBeNull();
       expect(await store.getStats()).toMatchObject({ runs: { total: 0 }, jobs: { total: 0 } });
       await expect(store.deleteRun({ managerId: manager.id })).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
+      // Ids are never reused, even after the newest run is deleted (they name runs in URLs and reports).
+      const again = await store.createRun(newRun([{ name: 'a' }]));
+      expect(again.manager.id).toBeGreaterThan(steps[0]!.id);
     });
 
     it('limits running jobs of a step to its concurrency', async () => {

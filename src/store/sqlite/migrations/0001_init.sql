@@ -6,7 +6,7 @@
 -- on every worker row so that "all jobs of a step" and "everything in a run" are index look-ups.
 
 CREATE TABLE jobs (
-  id               INTEGER PRIMARY KEY,
+  id               INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: ids name runs in URLs, reports and caches
   kind             TEXT    NOT NULL CHECK (kind IN ('manager', 'step', 'worker')),
   parent_id        INTEGER,
   step_id          INTEGER,                 -- worker rows: their step; NULL for steps and managers
@@ -89,7 +89,7 @@ CREATE INDEX job_retries_manager ON job_retries (manager_id);
 
 -- Log lines of jobs. id orders lines written in the same millisecond.
 CREATE TABLE logs (
-  id         INTEGER PRIMARY KEY,
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
   job_id     INTEGER NOT NULL,
   step_id    INTEGER,
   manager_id INTEGER NOT NULL,
