@@ -371,9 +371,21 @@ export async function retry(tx: StoreTx, params: { id: number }): Promise<{ affe
   if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.id} does not exist.`, { id: params.id });
   const managerId = job.managerId;
   const steps = await tx.stepsOfRun(managerId, { lock: true });
-  const scope: WorkerScope =
-    job.kind === 'manager' ? { managerId } : job.kind === 'step' ? { stepId: job.id } : { ids: [job.id] };
-  const workers = await tx.retryWorkers(scope);
+  // What a user cancelled stays cancelled: a retry brings back what failed, never what was stopped
+  // on purpose (a run or step cancelled by a user, and everything in it).
+  const byUser = (s: { status: JobStatus; cancelCause: string | null }): boolean => s.status === 'cancelled' && s.cancelCause === 'user';
+  const manager = job.kind === 'manager' ? job : await tx.getJob(managerId);
+  if (!manager || byUser(manager)) return { affected: 0, effects: await l.finish() };
+  const eligible = steps.filter((s) => !byUser(s));
+  let workers: ChangedRow[] = [];
+  if (job.kind === 'manager') {
+    for (const s of eligible) workers = workers.concat(await tx.retryWorkers({ stepId: s.id }));
+  } else {
+    const stepId = job.kind === 'step' ? job.id : job.stepId;
+    if (!eligible.some((s) => s.id === stepId)) return { affected: 0, effects: await l.finish() };
+    const scope: WorkerScope = job.kind === 'step' ? { stepId: job.id } : { ids: [job.id] };
+    workers = await tx.retryWorkers(scope);
+  }
   await l.workersChanged(workers);
 
   // Steps to bring back: those whose jobs were retried, plus (for a run or step retry) steps that
@@ -383,7 +395,7 @@ export async function retry(tx: StoreTx, params: { id: number }): Promise<{ affe
   const reopen: number[] = [];
   const replan: number[] = [];
   const rewait: number[] = [];
-  for (const s of steps) {
+  for (const s of eligible) {
     if (!isTerminal(s.status)) continue;
     const cascade = s.status === 'cancelled' && RETRYABLE_CANCEL.includes(s.cancelCause);
     const failedPlan = s.status === 'failed' && s.planned === null;

@@ -284,6 +284,30 @@ for (const factory of storeFactories) {
       expect((await store.retry({ id: steps[0]!.id })).affected).toBe(0);
     });
 
+    it('a retry never brings back a run or step the user cancelled, even when some of its jobs had failed', async () => {
+      const { manager, steps } = await store.createRun(
+        newRun([{ name: 'a', policy: { maxFailures: { kind: 'count', value: 5 } } }, { name: 'b', dependsOn: ['a'] }]),
+      );
+      await planStep(store, steps[0]!.id, 10);
+      const { jobs } = await store.claim({ owner: 'w', limit: 2, leaseMs: 30_000 });
+      await store.acknowledge({ acks: jobs.map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null })) });
+      await store.cancel({ id: steps[0]!.id });
+      expect((await store.getJob(manager.id))?.status).toBe('cancelled');
+      expect((await store.retry({ id: manager.id })).affected).toBe(0);
+      expect((await store.retry({ id: steps[0]!.id })).affected).toBe(0);
+      expect((await store.retry({ id: jobs[0]!.id })).affected).toBe(0);
+      expect((await store.getJob(steps[0]!.id))?.status).toBe('cancelled');
+      expect((await store.getJob(steps[1]!.id))?.status).toBe('cancelled');
+      expect((await store.getJob(manager.id))?.status).toBe('cancelled');
+      expect(await store.getProgress(steps[0]!.id)).toMatchObject({ failed: 2, cancelled: 8, pending: 0 });
+
+      const run2 = await store.createRun(newRun([{ name: 'a', policy: { maxFailures: { kind: 'count', value: 5 } } }]));
+      await planStep(store, run2.steps[0]!.id, 3);
+      await store.cancel({ id: run2.manager.id });
+      expect((await store.retry({ id: run2.manager.id })).affected).toBe(0);
+      expect((await store.getJob(run2.manager.id))?.status).toBe('cancelled');
+    });
+
     it('deletes a finished run with everything in it, and refuses while it runs', async () => {
       const { manager, steps } = await store.createRun(newRun([{ name: 'a' }]));
       await planStep(store, steps[0]!.id, 3);
