@@ -290,7 +290,11 @@ export async function rescueExpiredLeases(tx: StoreTx, params: { limit: number }
   const policies = new Map<number, StepPolicy>();
   const decisions: Array<{ id: number; token: string; to: 'pending' | 'failed'; runAt: number; error: string }> = [];
   for (const job of expired) {
-    const left = job.attempt < job.maxAttempts;
+    // A worker that died is not the job's fault: a job whose lease expired gets one attempt beyond
+    // its `retries` (like a stalled-job allowance), but not two in a row (a job that kills its worker
+    // every time must end, failed).
+    const lostBefore = (job.error ?? '').startsWith('ERR_LEASE_EXPIRED');
+    const left = job.attempt < job.maxAttempts || (job.kind === 'worker' && !lostBefore);
     const error = `ERR_LEASE_EXPIRED: the worker holding attempt ${job.attempt} stopped heartbeating (lease expired)`;
     let runAt = tx.now;
     if (left && job.kind === 'worker' && job.stepId !== null) {

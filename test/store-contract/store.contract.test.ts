@@ -92,7 +92,7 @@ for (const factory of storeFactories) {
       await expectCountersExact(steps[0]!.id, manager.id);
     });
 
-    it('heartbeats keep a lease; without them it expires and the job fails once attempts are spent', async () => {
+    it('heartbeats keep a lease; without them it expires: one more attempt for a lost worker, then failed', async () => {
       const { manager, steps } = await store.createRun(newRun([{ name: 'a', policy: { maxAttempts: 1 } }]));
       await planStep(store, steps[0]!.id, 1);
       const [job] = await claimAll(store, 'w1', 10, 1000);
@@ -102,6 +102,12 @@ for (const factory of storeFactories) {
       expect((await store.rescueExpiredLeases({ limit: 10 })).affected).toBe(0);
       expect((await store.heartbeat({ owner: 'other', leaseMs: 1000, ids: [job!.id] })).held).toEqual([]);
       clock.advance(300);
+      expect((await store.rescueExpiredLeases({ limit: 10 })).affected).toBe(1);
+      // retries = 1, but a dead worker is not the job's fault: it runs once more.
+      expect(await store.getJob(job!.id)).toMatchObject({ status: 'pending', attempt: 2 });
+      const [again] = await claimAll(store, 'w2', 10, 1000);
+      expect(again?.id).toBe(job!.id);
+      clock.advance(1001);
       expect((await store.rescueExpiredLeases({ limit: 10 })).affected).toBe(1);
       const failed = await store.getJob(job!.id);
       expect(failed).toMatchObject({ status: 'failed' });
