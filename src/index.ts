@@ -8,7 +8,7 @@
  *   const outcome = await run.done;
  */
 export { createStepq, Stepq, type StepqOptions, type RunRequest, type RunOutcome, type StartedRun } from './engine/engine.js';
-export { PermanentError } from './engine/job-runner.js';
+export { PermanentError } from './core/errors.js';
 export { defineStepType, type StepType, type WorkerSpec, type RunContext, type PlanContext, type WorkerJob } from './core/step-type.js';
 export { StepqError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export type { Job, JobKind, JobStatus, JsonValue, LogLine, LogLevel } from './core/job.js';

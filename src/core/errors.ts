@@ -68,6 +68,14 @@ export function outcomeError(id: number, o: Exclude<Outcome<unknown>, { ok: true
   }
 }
 
+/**
+ * An error a handler (or a plan) throws to fail its job without further attempts: trying again
+ * cannot help (a missing folder, a malformed payload).
+ */
+export class PermanentError extends Error {
+  readonly retryable = false;
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);

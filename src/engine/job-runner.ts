@@ -32,10 +32,7 @@ export type RunOutcome =
   /** Shutting down: hand the job back without spending an attempt. */
   | { kind: 'release' };
 
-/** An error a handler throws to fail its job without further attempts. */
-export class PermanentError extends Error {
-  readonly retryable = false;
-}
+export { PermanentError } from '../core/errors.js';
 
 /** Worker specs inserted per transaction while a plan streams. */
 const PLAN_BATCH = 2000;
@@ -195,7 +192,9 @@ export class JobRunner {
         return { kind: 'none' }; // the step was cancelled or failed while planning
       }
       this.o.logs.add(target, 'error', `Planning failed: ${describeError(err)}`);
-      const permanent = err instanceof StepqError && err.code === 'ERR_STEP_TYPE_UNKNOWN';
+      const permanent =
+        (err instanceof StepqError && err.code === 'ERR_STEP_TYPE_UNKNOWN') ||
+        (typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false);
       return { kind: 'failed', error: `Planning failed: ${describeError(err)}`, retryInMs: permanent ? null : this.retryDelay(step, null) };
     } finally {
       this.o.logs.endJob(step.id);

@@ -8,7 +8,7 @@ import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { LogLevel } from '../core/job.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, PermanentError } from '../core/errors.js';
 import { throwIfAborted } from './abortable-sleep.js';
 
 export interface WalkEntry {
@@ -54,10 +54,11 @@ interface PendingDir {
  */
 export async function* walkFiles(options: WalkOptions): AsyncGenerator<WalkEntry> {
   const root = path.resolve(options.root);
+  // A missing or unreadable root will not appear by trying again: fail the plan at once.
   const rootStat = await fs.stat(root).catch((err: unknown) => {
-    throw new Error(`files: cannot read root ${root}: ${errorMessage(err)}`, { cause: err });
+    throw new PermanentError(`files: cannot read root ${root}: ${errorMessage(err)}`, { cause: err });
   });
-  if (!rootStat.isDirectory()) throw new Error(`files: root ${root} is not a directory`);
+  if (!rootStat.isDirectory()) throw new PermanentError(`files: root ${root} is not a directory`);
 
   const included = globMatcher(options.include.length > 0 ? options.include : ['**/*']);
   const excluded = globMatcher(options.exclude);

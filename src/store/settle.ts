@@ -117,7 +117,9 @@ export async function settleRun(l: Ledger, managerId: number): Promise<void> {
       name: s.name,
       status: s.status,
       dependsOn: p.dependsOn.map((n) => idByName.get(n)).filter((x): x is number => x !== undefined),
-      onError: p.policy.onError,
+      // on_error = "continue" tolerates failed worker jobs; a step that could not even plan its work
+      // (a missing folder, a bad URL) did nothing, and fails the run whatever its on_error.
+      onError: s.status === 'failed' && s.planned === null ? 'fail' : p.policy.onError,
       released: s.status !== 'pending' || s.runAt !== null,
       error: s.error,
     };

@@ -204,6 +204,29 @@ for (const target of engineTargets) {
       expect(outcome.manager.status).toBe('completed');
     });
 
+    it('a step that cannot plan fails the run even under on_error = "continue"', async () => {
+      t = await testEngine({ concurrency: 4 }, target);
+      const run = await t.engine.run({
+        definition: toml([
+          'id = "noplan"',
+          'name = "No plan"',
+          '[step.index]',
+          'type = "files"',
+          'root = "/nonexistent/stepq-test"',
+          'on_error = "continue"',
+          'retries = 1',
+          '[step.after]',
+          'type = "synthetic"',
+          'count = 1',
+          'depends_on = "index"',
+        ]),
+      });
+      const outcome = await run.done;
+      expect(outcome.steps[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('Planning failed') });
+      expect(outcome.steps[1]!.status).toBe('cancelled');
+      expect(outcome.manager.status).toBe('failed');
+    });
+
     it('cancels a running run with 10,000 pending jobs: all cancelled, nothing running or leased', async () => {
       t = await testEngine({ concurrency: 4 }, target);
       const run = await t.engine.run({
