@@ -34,6 +34,8 @@ export interface RunInfo {
   stepName: string;
   definitionId: string;
   params: Record<string, JsonValue>;
+  /** When the run was created (epoch ms): with managerId, tells runs of different stores apart. */
+  createdAt: number;
 }
 
 export interface StepResult {

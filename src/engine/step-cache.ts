@@ -64,7 +64,7 @@ export class StepCache {
       type: payload.type,
       config: payload.config,
       policy: payload.policy,
-      run: { managerId: manager.id, stepId, stepName: step.name, definitionId: mp.definitionId, params: mp.params },
+      run: { managerId: manager.id, stepId, stepName: step.name, definitionId: mp.definitionId, params: mp.params, createdAt: manager.createdAt },
       dependencies,
     };
   }

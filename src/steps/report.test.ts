@@ -88,8 +88,8 @@ function expectedTotals() {
   };
 }
 
-async function runReport(params: { dependencies: Record<string, HarnessDependency>; config?: Record<string, unknown>; managerId: number }) {
-  const run = { managerId: params.managerId, definitionId: 'index-files', stepName: 'report' };
+async function runReport(params: { dependencies: Record<string, HarnessDependency>; config?: Record<string, unknown>; managerId: number; createdAt?: number }) {
+  const run = { managerId: params.managerId, definitionId: 'index-files', stepName: 'report', ...(params.createdAt !== undefined ? { createdAt: params.createdAt } : {}) };
   const config = { output: path.join(tmp, 'reports', '{{run.id}}'), ...params.config };
   const ctx = makeContext({ type: reportStep, config, run, dependencies: params.dependencies, pageSize: 3 });
   const { specs } = await collectPlan(reportStep, ctx);
@@ -106,8 +106,17 @@ describe('report', () => {
     expect(escapeInline('a|b\nc`d`<e>*f*_g_[h](i)\\j\u001b~$')).toBe('a\\|b\u240ac\\`d\\`\\<e\\>\\*f\\*\\_g\\_\\[h\\](i)\\\\j\u241b\\~\\$');
   });
 
+  it("never overwrites another run's report (run ids repeat across stores), but rewrites its own", async () => {
+    const first = await runReport({ dependencies: {}, managerId: 77, createdAt: 1 });
+    const again = await runReport({ dependencies: {}, managerId: 77, createdAt: 1 });
+    expect(again.folder).toBe(first.folder);
+    const other = await runReport({ dependencies: {}, managerId: 77, createdAt: 2 });
+    expect(other.folder).toBe(`${first.folder}-2`);
+    expect((JSON.parse(await fs.readFile(path.join(first.folder, 'report.json'), 'utf8')) as Row).run).toMatchObject({ created_at: 1 });
+  });
+
   it('substitutes run variables in the output folder', () => {
-    const run = { managerId: 7, stepId: 9, stepName: 'rep', definitionId: 'a/b', params: {} };
+    const run = { managerId: 7, stepId: 9, stepName: 'rep', definitionId: 'a/b', params: {}, createdAt: 0 };
     expect(reportFolder('out/{{run.id}}/{{ run.definition }}-{{run.step}}', run)).toBe(path.resolve('out/7/a_b-rep'));
     expect(reportStep.config.safeParse({ output: 'x/{{run.nope}}' }).success).toBe(false);
     expect(reportStep.config.parse({})).toEqual({ output: 'reports/{{run.id}}', top: 20 });

@@ -115,6 +115,29 @@ async function writeAtomic(file: string, content: string): Promise<void> {
   await fs.rename(tmp, file);
 }
 
+/**
+ * The folder to write to: `wanted`, unless it holds the report of another run (run ids repeat
+ * across stores): then `wanted-2`, `-3`, … A retried report step of the same run overwrites its own.
+ */
+async function freeFolder(wanted: string, run: RunInfo): Promise<string> {
+  for (let n = 1; n <= 1000; n++) {
+    const folder = n === 1 ? wanted : `${wanted}-${n}`;
+    let existing: string;
+    try {
+      existing = await fs.readFile(path.join(folder, 'report.json'), 'utf8');
+    } catch {
+      return folder; // no report there yet
+    }
+    try {
+      const r = (JSON.parse(existing) as { run?: { id?: unknown; created_at?: unknown; step?: unknown } }).run;
+      if (r?.id === run.managerId && r.created_at === run.createdAt && r.step === run.stepName) return folder;
+    } catch {
+      // not a report of ours: leave it alone
+    }
+  }
+  throw new Error(`report: ${wanted} and its 999 numbered siblings all hold other runs' reports`);
+}
+
 export const reportStep = defineStepType<ReportConfig>({
   name: 'report',
   description: 'Summarize the results of the steps this step depends on into report.json and report.md.',
@@ -126,7 +149,7 @@ export const reportStep = defineStepType<ReportConfig>({
 
   async run(_job, ctx): Promise<JsonValue> {
     const { config, run } = ctx;
-    const folder = reportFolder(config.output, run);
+    const folder = await freeFolder(reportFolder(config.output, run), run);
     const sections: Section[] = [];
     for (const name of ctx.dependencies.names) {
       throwIfAborted(ctx.signal);
@@ -143,7 +166,7 @@ export const reportStep = defineStepType<ReportConfig>({
     const json = {
       title,
       generated_at: generatedAt,
-      run: { id: run.managerId, definition: run.definitionId, step: run.stepName },
+      run: { id: run.managerId, definition: run.definitionId, step: run.stepName, created_at: run.createdAt },
       dependencies: sections.map((s) => ({ name: s.name, type: s.type, ...s.section })),
     };
     const markdown = [

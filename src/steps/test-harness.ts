@@ -113,6 +113,7 @@ export function makeContext<C>(options: MakeContextOptions<C>): HarnessContext<C
     stepName: 'test',
     definitionId: 'test',
     params: {},
+    createdAt: 1_700_000_000_000,
     ...options.run,
   };
   return {
