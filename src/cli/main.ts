@@ -62,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--allow-shell', 'allow the shell step type', false)
     .option('--token <token>', 'require this token (default: $STEPQ_TOKEN)')
+    .option('--allow-origin <origin>', 'let pages from this origin act on the server too, e.g. a dev server (repeatable; also $STEPQ_ALLOWED_ORIGINS)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .action(async (opts) => {
       code = await serveCommand(opts, io);

@@ -21,6 +21,8 @@ export interface ServeOptions {
   workers: boolean;
   concurrency: number;
   allowShell: boolean;
+  allowScript?: boolean;
+  allowOrigin?: string[];
   token?: string;
   logLevel: string;
 }
@@ -65,6 +67,10 @@ export async function loadDefinitionFolders(engine: Stepq, folders: string[], lo
 
 export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> {
   const token = opts.token ?? process.env.STEPQ_TOKEN ?? null;
+  if (token !== null && token.length < 16) {
+    io.err.write('stepq: the token is too short to protect anything: use at least 16 random characters (e.g. `openssl rand -hex 16`).\n');
+    return 2;
+  }
   if (!isLoopback(opts.host) && !token) {
     io.err.write(
       `stepq: refusing to serve on ${opts.host} without a token: anyone who reaches it could run and delete jobs.\n` +
@@ -86,7 +92,8 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
   let problems = await loadDefinitionFolders(engine, folders, (line) => io.err.write(`${line}\n`));
   engine.start({ workers: opts.workers, rescuer: true, scheduler: true, watchOthers: true });
 
-  const app = await buildApp({ engine, token, logger, fileProblems: () => problems });
+  const allowedOrigins = [...(opts.allowOrigin ?? []), ...(process.env.STEPQ_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean)];
+  const app = await buildApp({ engine, token, logger, fileProblems: () => problems, allowedOrigins });
   try {
     await app.listen({ host: opts.host, port: opts.port });
   } catch (err) {

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   ERR_BAD_CURSOR: { http: 400, hint: 'Use the nextCursor value from the previous page unchanged.' },
   ERR_NOT_FOUND: { http: 404, hint: 'See GET /api/openapi.json for the routes.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { http: 415, hint: 'Send JSON (application/json) or, for definitions, TOML (application/toml).' },
+  ERR_FORBIDDEN_ORIGIN: { http: 403, hint: 'Use the page served by stepq, or start it with --allow-origin for that origin.' },
   ERR_UNAUTHORIZED: { http: 401, hint: 'Send the token as "Authorization: Bearer <STEPQ_TOKEN>".' },
   ERR_STORE_URL: { http: 400, hint: 'Use sqlite:PATH or postgres://user@host:port/db.' },
   ERR_CONFIG: { http: 400, hint: 'Check the command-line options.' },

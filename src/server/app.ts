@@ -9,7 +9,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { Stepq } from '../engine/engine.js';
-import { installAuth } from './auth.js';
+import { installAuth, installOriginGuard } from './auth.js';
 import { errorBody, installErrorHandler } from './error-handler.js';
 import { LiveHub, type HubOptions } from './live/hub.js';
 import { createMetrics } from './metrics.js';
@@ -28,6 +28,8 @@ export interface AppOptions {
   /** Where the built page lives (default: web/dist of this package). */
   webRoot?: string;
   hub?: Omit<HubOptions, 'engine'>;
+  /** Origins besides the server's own whose pages may act on it (e.g. a Vite dev server). */
+  allowedOrigins?: string[];
   /** Largest request body (default 1 MiB: definitions and run params are small). */
   bodyLimit?: number;
 }
@@ -58,6 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   });
   installErrorHandler(app);
   installAuth(app, options.token ?? null);
+  installOriginGuard(app, options.allowedOrigins ?? []);
 
   // Definitions arrive as TOML text.
   app.addContentTypeParser(['application/toml', 'text/plain', 'text/x-toml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));

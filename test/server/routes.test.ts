@@ -227,6 +227,31 @@ describe('REST API', () => {
     expect((await s.app.inject({ url: '/api/stats', headers: { authorization: 'Bearer sekret' } })).statusCode).toBe(200);
     expect((await s.app.inject({ url: '/metrics' })).statusCode).toBe(401);
     expect((await s.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    // The token in the URL is for the socket only (URLs end up in logs).
+    expect((await s.app.inject({ url: '/api/stats?token=sekret' })).statusCode).toBe(401);
+  });
+
+  it('refuses actions from other websites, and their sockets; the page, the CLI and curl are unaffected', async () => {
+    s = await testServer();
+    await addDefinition(s, SYNTHETIC('o', 1));
+    const evil = { origin: 'https://evil.example', host: 'localhost:80' };
+    const cancel = await s.app.inject({ method: 'POST', url: '/api/job-definitions/o/execute', headers: { ...evil, 'content-type': 'text/plain' }, payload: 'x' });
+    expect(cancel.statusCode).toBe(403);
+    expect(cancel.json().error.code).toBe('ERR_FORBIDDEN_ORIGIN');
+    const del = await s.app.inject({ method: 'DELETE', url: '/api/job-definitions/o', headers: evil });
+    expect(del.statusCode).toBe(403);
+    expect((await s.app.inject({ url: '/api/job-definitions' })).json()).toHaveLength(1);
+    // Same origin (the page) and no origin (curl) are fine.
+    const same = await s.app.inject({ method: 'POST', url: '/api/job-definitions/o/execute', headers: { origin: 'http://localhost:80', host: 'localhost:80' }, payload: {} });
+    expect(same.statusCode).toBe(202);
+    expect((await s.app.inject({ method: 'POST', url: '/api/job-definitions/o/execute', payload: {} })).statusCode).toBe(202);
+    const url = await s.listen();
+    const WebSocket = (await import('ws')).default;
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, { origin: 'https://evil.example' });
+    ws.on('error', () => undefined);
+    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    ws.terminate();
+    expect(status).toBe(403);
   });
 
   it('stepq serve refuses a non-loopback host without a token', async () => {
