@@ -588,3 +588,22 @@ describe('parseDefinitionObject', () => {
     ]);
   });
 });
+
+describe('size limits', () => {
+  const typeName = stepTypes.names()[0]!;
+  test('at most 500 steps, refused before the dependency graph is built', () => {
+    const steps = Array.from({ length: 501 }, (_, i) => `[step.s${i}]\ntype = "${typeName}"${i ? `\ndepends_on = "s${i - 1}"` : ''}`).join('\n');
+    const r = parseDefinition(`id = "big"\nname = "Big"\n${steps}`, { file: 'x.toml', stepTypes });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map((i) => i.message)).toEqual(['Expected at most 500 steps; found 501 (fan work out with worker jobs, not steps)']);
+  });
+
+  test('names, descriptions and tags have bounded lengths', () => {
+    const r = parseDefinition(
+      `id = "x"\nname = "${'n'.repeat(201)}"\ndescription = "${'d'.repeat(4001)}"\ntags = ["${'t'.repeat(65)}"]\n[step.a]\ntype = "${typeName}"`,
+      { file: 'x.toml', stepTypes },
+    );
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map((i) => i.path).filter((p) => !p.startsWith('step.')).sort()).toEqual(['description', 'name', 'tags[0]']);
+  });
+});

@@ -86,11 +86,24 @@ const ID_TEXT = `an id of ${NAME_TEXT}`;
 export const readId = fromZod(
   z.string(says(ID_TEXT)).regex(NAME_PATTERN, says(ID_TEXT)).max(NAME_MAX_LENGTH, says(ID_TEXT)),
 );
+/** Longest display name and description: long enough for prose, short enough for a page to show. */
+export const MAX_NAME_CHARS = 200;
+export const MAX_DESCRIPTION_CHARS = 4000;
+
 export const readNonEmptyText = fromZod(
-  z.string(says('a non-empty string')).refine((s) => s.trim() !== '', says('a non-empty string')),
+  z
+    .string(says('a non-empty string'))
+    .refine((s) => s.trim() !== '', says('a non-empty string'))
+    .refine((s) => s.length <= MAX_NAME_CHARS, says(`a name of at most ${MAX_NAME_CHARS} characters`)),
 );
-export const readText = fromZod(z.string(says('a string')));
-export const readTags = fromZod(z.array(z.string(says('a string')), says('a list of strings, like ["demo", "files"]')));
+export const readText = fromZod(
+  z.string(says('a string')).refine((s) => s.length <= MAX_DESCRIPTION_CHARS, says(`a text of at most ${MAX_DESCRIPTION_CHARS} characters`)),
+);
+export const readTags = fromZod(
+  z
+    .array(z.string(says('a string')).max(64, says('tags of at most 64 characters')), says('a list of strings, like ["demo", "files"]'))
+    .max(50, says('at most 50 tags')),
+);
 export const readBoolean = fromZod(z.boolean(says('true or false')));
 export const readSchedule: FieldReader<string> = (value, path, issues) => {
   if (typeof value !== 'string') {

@@ -6,6 +6,12 @@
 import type { JsonValue } from '../core/job.js';
 import { DEFAULT_POLICY, type StepPolicy } from '../core/lifecycle.js';
 import { dependencyOrder } from './graph.js';
+
+/**
+ * Most steps in one definition. Steps are the workflow's shape, read whole by the page and the
+ * scheduler; thousands of them are a fan-out written the wrong way (and would make validation slow).
+ */
+export const MAX_STEPS = 500;
 import { didYouMean, expected, type FieldPath, type RawIssue } from './issues.js';
 import { placeholderFor } from './params.js';
 import {
@@ -224,6 +230,10 @@ export function readSteps(params: {
     return [];
   }
   const names = params.sourceOrder ? params.sourceOrder(Object.keys(value)) : Object.keys(value);
+  if (names.length > MAX_STEPS) {
+    issues.push({ path: ['step'], message: `Expected at most ${MAX_STEPS} steps; found ${names.length} (fan work out with worker jobs, not steps)` });
+    return [];
+  }
   const drafts: DraftStep[] = [];
   for (const name of names) {
     const table = value[name];
