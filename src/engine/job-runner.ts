@@ -173,6 +173,9 @@ export class JobRunner {
         inserted += r.inserted;
         this.o.publish(r.effects);
         if (r.inserted > 0) this.o.wake();
+        // With an in-process store a long plan would otherwise run in microtasks alone and hold up
+        // the process (HTTP, signals, heartbeats) until its last batch.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       };
       const output: PlanOutput = type.plan ? type.plan(ctx) : [{ name: info.name }];
       for await (const item of iterate(await output)) {

@@ -163,7 +163,8 @@ const CANCEL_SET = `SET status = 'cancelled', cancel_cause = @cause, error = @er
 
 /** Cancels the worker jobs of step @stepId that are in status @from. */
 export const CANCEL_STEP_WORKERS = `
-UPDATE jobs ${CANCEL_SET} WHERE step_id = @stepId AND status = @from
+UPDATE jobs ${CANCEL_SET}
+WHERE id IN (SELECT id FROM jobs WHERE step_id = @stepId AND status = @from LIMIT @chunk)
 RETURNING ${CHANGE_COLS}`;
 
 /** Cancels the worker jobs in the JSON array @ids that are in status @from. */
@@ -183,7 +184,8 @@ const RETRYABLE = `status = @from AND (@from = 'failed' OR cancel_cause IN ('fai
 
 /** Retries the retryable worker jobs of step @stepId in status @from. */
 export const RETRY_STEP_WORKERS = `
-UPDATE jobs ${RETRY_SET} WHERE step_id = @stepId AND ${RETRYABLE}
+UPDATE jobs ${RETRY_SET}
+WHERE id IN (SELECT id FROM jobs WHERE step_id = @stepId AND ${RETRYABLE} LIMIT @chunk)
 RETURNING ${CHANGE_COLS}`;
 
 /** Retries the retryable worker jobs in the JSON array @ids in status @from. */
@@ -216,14 +218,14 @@ export const PLANNED_RUNNING_STEPS = `
 SELECT id FROM jobs WHERE kind = 'step' AND status = 'running' AND planned IS NOT NULL ORDER BY id LIMIT @limit`;
 
 /** Deletes the logs of run @managerId. */
-export const DELETE_RUN_LOGS = `DELETE FROM logs WHERE manager_id = @managerId`;
+export const DELETE_RUN_LOGS = `DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE manager_id = @managerId LIMIT @chunk)`;
 /** Deletes the retry records of run @managerId. */
 export const DELETE_RUN_RETRIES = `DELETE FROM job_retries WHERE manager_id = @managerId`;
 /** Deletes the counters of run @managerId's manager and steps. */
 export const DELETE_RUN_COUNTERS = `
 DELETE FROM counters WHERE owner_id IN (SELECT id FROM jobs WHERE manager_id = @managerId AND kind IN ('manager', 'step'))`;
 /** Deletes every job of run @managerId. */
-export const DELETE_RUN_JOBS = `DELETE FROM jobs WHERE manager_id = @managerId`;
+export const DELETE_RUN_JOBS = `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE manager_id = @managerId LIMIT @chunk)`;
 
 
 /** Snapshots of the steps in the JSON array @ids: status, times and worker counters. */

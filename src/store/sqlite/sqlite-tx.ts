@@ -46,6 +46,13 @@ export function prepareStatements(db: Database.Database): Record<keyof typeof Q,
 }
 
 type Raw = unknown[];
+
+/** Rows per statement of a chunked set-based change (about 50 ms of SQLite work each). */
+const CHUNK = 20_000;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 const n = (v: unknown): number => v as number;
 const nn = (v: unknown): number | null => (v === null ? null : (v as number));
 
@@ -231,29 +238,46 @@ export class SqliteTx implements StoreTx {
     return out;
   }
 
-  /** Runs a set-based statement over a scope; a run's scope goes step by step (see jobs_manager). */
-  private scoped(scope: WorkerScope, stmts: { step: Stmt; ids: Stmt }, from: JobStatus, extra: Record<string, unknown>): ChangedRow[] {
-    let rows: Raw[];
-    if ('stepId' in scope) rows = stmts.step.all({ ...extra, stepId: scope.stepId, from, now: this.now }) as Raw[];
-    else if ('managerId' in scope) {
-      rows = [];
-      for (const step of this.q.STEPS_OF_RUN.all({ managerId: scope.managerId }) as Row[]) {
-        // concat, not push(...rows): a step may hand back hundreds of thousands of rows.
-        rows = rows.concat(stmts.step.all({ ...extra, stepId: step.id, from, now: this.now }) as Raw[]);
+  /**
+   * Runs a set-based statement over a scope; a run's scope goes step by step (see jobs_manager).
+   * Steps go in chunks inside the one transaction, yielding to the event loop between them: a
+   * million-job cancel stays atomic, and the process keeps answering reads (and Ctrl-C) meanwhile.
+   */
+  private async scoped(scope: WorkerScope, stmts: { step: Stmt; ids: Stmt }, from: JobStatus, extra: Record<string, unknown>): Promise<ChangedRow[]> {
+    let rows: Raw[] = [];
+    const stepIds =
+      'stepId' in scope
+        ? [scope.stepId]
+        : 'managerId' in scope
+          ? (this.q.STEPS_OF_RUN.all({ managerId: scope.managerId }) as Row[]).map((r) => Number(r.id))
+          : null;
+    if (stepIds === null) {
+      rows = stmts.ids.all({ ...extra, ids: JSON.stringify((scope as { ids: number[] }).ids), from, now: this.now }) as Raw[];
+    } else {
+      for (const stepId of stepIds) {
+        for (;;) {
+          const chunk = stmts.step.all({ ...extra, stepId, from, now: this.now, chunk: CHUNK }) as Raw[];
+          // concat, not push(...rows): a step may hand back hundreds of thousands of rows.
+          rows = rows.concat(chunk);
+          if (chunk.length < CHUNK) break;
+          await yieldToEventLoop();
+        }
       }
-    } else rows = stmts.ids.all({ ...extra, ids: JSON.stringify(scope.ids), from, now: this.now }) as Raw[];
+    }
     return rows.map((r) => changeFromRaw(r, from));
   }
 
   async cancelWorkers(p: { scope: WorkerScope; cause: string; error: string }): Promise<ChangedRow[]> {
     const stmts = { step: this.q.CANCEL_STEP_WORKERS, ids: this.q.CANCEL_WORKER_IDS };
     const extra = { cause: p.cause, error: p.error };
-    return [...this.scoped(p.scope, stmts, 'pending', extra), ...this.scoped(p.scope, stmts, 'running', extra)];
+    const pending = await this.scoped(p.scope, stmts, 'pending', extra);
+    return pending.concat(await this.scoped(p.scope, stmts, 'running', extra));
   }
 
   async retryWorkers(scope: WorkerScope): Promise<ChangedRow[]> {
     const stmts = { step: this.q.RETRY_STEP_WORKERS, ids: this.q.RETRY_WORKER_IDS };
-    const rows = [...this.scoped(scope, stmts, 'failed', {}), ...this.scoped(scope, stmts, 'cancelled', {})];
+    const failed = await this.scoped(scope, stmts, 'failed', {});
+    const rows = failed.concat(await this.scoped(scope, stmts, 'cancelled', {}));
     for (const r of rows) {
       this.q.RECORD_RETRY.run({ jobId: r.id, managerId: r.managerId, fromStatus: r.prevStatus, attempt: r.attempt, now: this.now });
     }
@@ -307,10 +331,19 @@ export class SqliteTx implements StoreTx {
   }
 
   async deleteRun(managerId: number): Promise<{ jobs: number; logs: number }> {
-    const logs = this.q.DELETE_RUN_LOGS.run({ managerId }).changes;
+    const chunked = async (stmt: Stmt): Promise<number> => {
+      let total = 0;
+      for (;;) {
+        const n = stmt.run({ managerId, chunk: CHUNK }).changes;
+        total += n;
+        if (n < CHUNK) return total;
+        await yieldToEventLoop();
+      }
+    };
+    const logs = await chunked(this.q.DELETE_RUN_LOGS);
     this.q.DELETE_RUN_RETRIES.run({ managerId });
     this.q.DELETE_RUN_COUNTERS.run({ managerId });
-    const jobs = this.q.DELETE_RUN_JOBS.run({ managerId }).changes;
+    const jobs = await chunked(this.q.DELETE_RUN_JOBS);
     return { jobs, logs };
   }
 
