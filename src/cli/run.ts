@@ -86,10 +86,15 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     io.err.write(`stepq: cannot open the store ${opts.store}: ${errorMessage(err)}\n`);
     return 2;
   }
-  engine.start();
   const def = parsed.definition;
   const started = await engine.startRun({ definition: def, params });
   const managerId = started.managerId;
+  // This process works on its own run only; other runs in the store belong to `stepq serve`/`worker`.
+  engine.start({ onlyRun: managerId });
+  const others = (await engine.stats()).runs.running - 1;
+  if (others > 0) {
+    io.err.write(`Note: ${others} other run${others === 1 ? ' is' : 's are'} in progress in this store; \`stepq serve\` or \`stepq worker\` runs ${others === 1 ? 'it' : 'them'}, not this command.\n`);
+  }
   io.err.write(`Run ${managerId} started: ${def.name} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${opts.store}\n`);
   const view = opts.json ? null : showProgress({ bus: engine.bus, managerId, stepNames: def.steps.map((s) => s.name), out: io.err });
 

@@ -206,10 +206,10 @@ export class Stepq implements AsyncDisposable {
    * Starts the worker pool and the lease rescuer (and, when asked, the cron scheduler, and polling
    * of runs that other processes run on a store without an event channel).
    */
-  start(opts: { workers?: boolean; rescuer?: boolean; scheduler?: boolean; watchOthers?: boolean } = {}): this {
+  start(opts: { workers?: boolean; rescuer?: boolean; scheduler?: boolean; watchOthers?: boolean; onlyRun?: number } = {}): this {
     if (this.closed) throw new StepqError('ERR_CONFIG', 'This stepq instance was stopped.');
     if (opts.workers !== false && !this.started.workers) {
-      this.pool.start();
+      this.pool.start(opts.onlyRun !== undefined ? { onlyRun: opts.onlyRun } : {});
       this.started.workers = true;
     }
     if (opts.rescuer !== false && !this.started.rescuer) {

@@ -54,8 +54,13 @@ export class WorkerPool {
     return this.inFlight.size;
   }
 
-  start(): void {
+  /** Claim only jobs of this run (set by start). */
+  private onlyRun: number | null = null;
+
+  /** Starts claiming; with `onlyRun`, only that run's jobs (what `stepq run` needs). */
+  start(opts: { onlyRun?: number } = {}): void {
     if (this.running) return;
+    this.onlyRun = opts.onlyRun ?? null;
     this.running = true;
     this.loopDone = this.loop();
     this.scheduleHeartbeat();
@@ -113,6 +118,7 @@ export class WorkerPool {
           limit: Math.min(free, this.o.batchSize),
           leaseMs: this.o.leaseMs,
           ...(this.o.types ? { types: this.o.types } : {}),
+          ...(this.onlyRun !== null ? { managerId: this.onlyRun } : {}),
         });
         this.claimFailures = 0;
         jobs = r.jobs;

@@ -215,15 +215,15 @@ function toClaimed(r: ClaimedRow): ClaimedJob {
 
 export async function claim(
   tx: StoreTx,
-  params: { owner: string; limit: number; leaseMs: number; types?: string[] },
+  params: { owner: string; limit: number; leaseMs: number; types?: string[]; managerId?: number },
 ): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
   const l = new Ledger(tx);
   const token = leaseToken();
   const expiresAt = tx.now + params.leaseMs;
   const base = { owner: params.owner, token, expiresAt, ...(params.types ? { types: params.types } : {}) };
-  const rows = await tx.claimJobs({ ...base, limit: params.limit });
+  const rows = await tx.claimJobs({ ...base, limit: params.limit, ...(params.managerId !== undefined ? { managerId: params.managerId } : {}) });
   if (rows.length < params.limit) {
-    for (const { stepId, free } of await tx.limitedStepsWithRoom()) {
+    for (const { stepId, free } of await tx.limitedStepsWithRoom(params.managerId)) {
       const room = Math.min(free, params.limit - rows.length);
       if (room <= 0) break;
       rows.push(...(await tx.claimFromStep({ ...base, stepId, limit: room })));

@@ -95,9 +95,10 @@ export interface StoreTx {
   /** Ids of every descendant of a job (not the job itself). */
   descendantIds(jobId: number): Promise<number[]>;
 
-  claimJobs(params: { owner: string; token: string; expiresAt: number; limit: number; types?: string[] }): Promise<ClaimedRow[]>;
+  /** `managerId`: only jobs of that run (takes precedence over `types`). */
+  claimJobs(params: { owner: string; token: string; expiresAt: number; limit: number; types?: string[]; managerId?: number }): Promise<ClaimedRow[]>;
   /** Running steps with a concurrency limit that have free slots and pending jobs. */
-  limitedStepsWithRoom(): Promise<Array<{ stepId: number; free: number }>>;
+  limitedStepsWithRoom(managerId?: number): Promise<Array<{ stepId: number; free: number }>>;
   claimFromStep(params: {
     stepId: number;
     owner: string;

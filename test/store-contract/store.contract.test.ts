@@ -330,6 +330,20 @@ for (const factory of storeFactories) {
       expect(again.manager.id).toBeGreaterThan(steps[0]!.id);
     });
 
+    it('claims only the jobs of one run when asked (stepq run works on its own run)', async () => {
+      const one = await store.createRun(newRun([{ name: 'a' }, { name: 'limited', policy: { concurrency: 2 } }]));
+      const two = await store.createRun(newRun([{ name: 'a' }]));
+      await planStep(store, one.steps[0]!.id, 5);
+      await planStep(store, one.steps[1]!.id, 5);
+      await planStep(store, two.steps[0]!.id, 5);
+      const { jobs } = await store.claim({ owner: 'w', limit: 100, leaseMs: 1000, managerId: two.manager.id });
+      expect(jobs.length).toBe(5);
+      expect(jobs.every((j) => j.managerId === two.manager.id)).toBe(true);
+      const rest = await store.claim({ owner: 'w', limit: 100, leaseMs: 1000, managerId: one.manager.id });
+      expect(rest.jobs.length).toBe(5 + 2);
+      expect(rest.jobs.every((j) => j.managerId === one.manager.id)).toBe(true);
+    });
+
     it('limits running jobs of a step to its concurrency', async () => {
       const { steps } = await store.createRun(newRun([{ name: 'a', policy: { concurrency: 3 } }, { name: 'b' }]));
       await planStep(store, steps[0]!.id, 10);

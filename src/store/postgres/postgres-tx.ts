@@ -194,14 +194,21 @@ export class PostgresTx implements StoreTx {
     return (await this.q('DESCENDANT_IDS', [jobId])).map((r) => Number(r.id));
   }
 
-  async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[] }): Promise<ClaimedRow[]> {
+  async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[]; managerId?: number }): Promise<ClaimedRow[]> {
     const base = [pgText(p.owner), p.token, p.expiresAt, this.now, p.limit];
-    const rows = p.types ? await this.q('CLAIM_TYPES', [...base, p.types]) : await this.q('CLAIM', base);
+    const rows =
+      p.managerId !== undefined
+        ? await this.q('CLAIM_RUN', [...base, p.managerId])
+        : p.types
+          ? await this.q('CLAIM_TYPES', [...base, p.types])
+          : await this.q('CLAIM', base);
     return rows.map(claimedFromRow);
   }
 
-  async limitedStepsWithRoom(): Promise<Array<{ stepId: number; free: number }>> {
-    return (await this.q('LIMITED_STEPS_WITH_ROOM')).map((r) => ({ stepId: Number(r.step_id), free: Number(r.free) }));
+  async limitedStepsWithRoom(managerId?: number): Promise<Array<{ stepId: number; free: number }>> {
+    return (await this.q('LIMITED_STEPS_WITH_ROOM'))
+      .filter((r) => managerId === undefined || Number(r.manager_id) === managerId)
+      .map((r) => ({ stepId: Number(r.step_id), free: Number(r.free) }));
   }
 
   async claimFromStep(p: {

@@ -134,9 +134,18 @@ WITH c AS (
 UPDATE jobs j ${CLAIM_SET} FROM c WHERE j.id = c.id
 RETURNING ${CLAIM_COLS}`;
 
-/** Running steps with a concurrency limit, free slots and pending jobs: (step_id, free). */
+/** CLAIM restricted to the jobs of run $6 (`stepq run` works on its own run only). */
+export const CLAIM_RUN = `
+WITH c AS (
+  SELECT id FROM jobs WHERE status = 'pending' AND lane = 0 AND run_at <= $4 AND manager_id = $6
+  ORDER BY priority DESC, run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j ${CLAIM_SET} FROM c WHERE j.id = c.id
+RETURNING ${CLAIM_COLS}`;
+
+/** Running steps with a concurrency limit, free slots and pending jobs: (step_id, manager_id, free). */
 export const LIMITED_STEPS_WITH_ROOM = `
-SELECT s.id AS step_id, s.concurrency - c.running AS free
+SELECT s.id AS step_id, s.manager_id, s.concurrency - c.running AS free
 FROM jobs s
 JOIN LATERAL (SELECT sum(running)::bigint AS running, sum(pending)::bigint AS pending
               FROM counters WHERE owner_id = s.id AND scope = 'w') c ON true

@@ -87,9 +87,16 @@ WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND lane = 0 AND run_a
              ORDER BY priority DESC, run_at, id LIMIT @limit)
 RETURNING ${CLAIM_COLS}`;
 
-/** Running steps with a concurrency limit, free slots and pending jobs: (step_id, free). */
+/** CLAIM restricted to the jobs of run @managerId (`stepq run` works on its own run only). */
+export const CLAIM_RUN = `
+UPDATE jobs ${CLAIM_SET}
+WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND lane = 0 AND run_at <= @now AND manager_id = @managerId
+             ORDER BY priority DESC, run_at, id LIMIT @limit)
+RETURNING ${CLAIM_COLS}`;
+
+/** Running steps with a concurrency limit, free slots and pending jobs: (step_id, manager_id, free). */
 export const LIMITED_STEPS_WITH_ROOM = `
-SELECT s.id AS step_id, s.concurrency - c.running AS free
+SELECT s.id AS step_id, s.manager_id, s.concurrency - c.running AS free
 FROM jobs s JOIN counters c ON c.owner_id = s.id AND c.scope = 'w'
 WHERE s.kind = 'step' AND s.status = 'running' AND s.concurrency IS NOT NULL
   AND c.running < s.concurrency AND c.pending > 0

@@ -20,6 +20,7 @@ type Stmt = Database.Statement<unknown[], unknown>;
 const RAW: ReadonlySet<string> = new Set([
   'CLAIM',
   'CLAIM_TYPES',
+  'CLAIM_RUN',
   'CLAIM_FROM_STEP',
   'CLAIM_FROM_STEP_TYPES',
   'COMPLETE',
@@ -162,16 +163,21 @@ export class SqliteTx implements StoreTx {
     return (this.q.DESCENDANT_IDS.all({ id: jobId }) as Row[]).map((r) => Number(r.id));
   }
 
-  async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[] }): Promise<ClaimedRow[]> {
+  async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[]; managerId?: number }): Promise<ClaimedRow[]> {
     const base = { owner: p.owner, token: p.token, expiresAt: p.expiresAt, limit: p.limit, now: this.now };
-    const rows = p.types
-      ? (this.q.CLAIM_TYPES.all({ ...base, types: JSON.stringify(p.types) }) as Raw[])
-      : (this.q.CLAIM.all(base) as Raw[]);
+    const rows =
+      p.managerId !== undefined
+        ? (this.q.CLAIM_RUN.all({ ...base, managerId: p.managerId }) as Raw[])
+        : p.types
+          ? (this.q.CLAIM_TYPES.all({ ...base, types: JSON.stringify(p.types) }) as Raw[])
+          : (this.q.CLAIM.all(base) as Raw[]);
     return rows.map(claimedFromRaw);
   }
 
-  async limitedStepsWithRoom(): Promise<Array<{ stepId: number; free: number }>> {
-    return (this.q.LIMITED_STEPS_WITH_ROOM.all() as Row[]).map((r) => ({ stepId: Number(r.step_id), free: Number(r.free) }));
+  async limitedStepsWithRoom(managerId?: number): Promise<Array<{ stepId: number; free: number }>> {
+    return (this.q.LIMITED_STEPS_WITH_ROOM.all() as Row[])
+      .filter((r) => managerId === undefined || Number(r.manager_id) === managerId)
+      .map((r) => ({ stepId: Number(r.step_id), free: Number(r.free) }));
   }
 
   async claimFromStep(p: {
