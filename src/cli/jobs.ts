@@ -2,6 +2,7 @@
  * `stepq jobs …`: look at and act on runs and jobs in a store from the shell (no server needed).
  * Actions print what actually happened, like the API.
  */
+import { redactStoreUrl } from '../engine/store-url.js';
 import { pino } from 'pino';
 import { errorMessage, StepqError } from '../core/errors.js';
 import { isJobStatus, type Job, type JobStatus } from '../core/job.js';
@@ -20,7 +21,7 @@ export async function withEngine(opts: StoreOption, io: Io, fn: (engine: Stepq) 
   try {
     engine = await createStepq({ store: opts.store, logger: pino({ level: 'silent' }) });
   } catch (err) {
-    io.err.write(`stepq: cannot open the store ${opts.store}: ${errorMessage(err)}\n`);
+    io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
     return 2;
   }
   try {

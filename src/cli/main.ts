@@ -13,6 +13,11 @@ import { definitionsAdd, definitionsList, definitionsRemove, definitionsRun, def
 const DEFAULT_STORE = 'sqlite:./stepq.db';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** --store, defaulting to $STEPQ_STORE without printing its value (it may hold a password). */
+function storeOption(description = 'sqlite:PATH or postgres://…'): Option {
+  return new Option('--store <url>', description).default(process.env.STEPQ_STORE ?? DEFAULT_STORE, process.env.STEPQ_STORE ? '$STEPQ_STORE' : DEFAULT_STORE);
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
@@ -38,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('run a definition to its end in this process, with live progress')
     .argument('<file>', 'the definition (TOML)')
     .option('-p, --param <key=value>', 'a param for this run (repeatable)', collect, [])
-    .option('--store <url>', 'sqlite:PATH or postgres://…', process.env.STEPQ_STORE ?? DEFAULT_STORE)
+    .addOption(storeOption())
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--allow-shell', 'allow the shell step type', false)
     .option('--json', 'print the outcome as JSON instead of a summary', false)
@@ -50,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('serve')
     .description('serve the API, the live socket and the page (and run workers unless --no-workers)')
-    .option('--store <url>', 'sqlite:PATH or postgres://…', process.env.STEPQ_STORE ?? DEFAULT_STORE)
+    .addOption(storeOption())
     .option('--host <host>', 'address to bind (any other than loopback needs STEPQ_TOKEN)', '127.0.0.1')
     .option('--port <port>', 'port to listen on', (v: string) => {
       const n = Number(v);
@@ -71,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('worker')
     .description('work the shared queue of a PostgreSQL store: worker pool and lease rescuer, no HTTP (run as many as you like)')
-    .option('--store <url>', 'postgres://user@host:port/db (SQLite stores belong to one process)', process.env.STEPQ_STORE ?? DEFAULT_STORE)
+    .addOption(storeOption('postgres://user@host:port/db (SQLite stores belong to one process)'))
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--types <a,b>', 'claim only jobs of these step types')
     .option('--allow-shell', 'allow the shell step type', false)
@@ -83,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
       code = await workerCommand(opts, io);
     });
 
-  const storeOpt = (): Option => new Option('--store <url>', 'sqlite:PATH or postgres://…').default(process.env.STEPQ_STORE ?? DEFAULT_STORE);
+  const storeOpt = (): Option => storeOption();
   const jsonOpt = (): Option => new Option('--json', 'print JSON').default(false);
   const jobs = program.command('jobs').description('look at and act on runs and jobs in a store');
   jobs

@@ -3,6 +3,7 @@
  * default, with live progress and a summary. Exit 0 = completed, 1 = failed or cancelled,
  * 2 = invalid input, 130 = interrupted (Ctrl-C cancels the run cleanly first).
  */
+import { redactStoreUrl } from '../engine/store-url.js';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { pino } from 'pino';
@@ -83,7 +84,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
       logger: pino({ level: opts.logLevel }, pino.destination(2)),
     });
   } catch (err) {
-    io.err.write(`stepq: cannot open the store ${opts.store}: ${errorMessage(err)}\n`);
+    io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
     return 2;
   }
   const def = parsed.definition;
@@ -95,7 +96,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   if (others > 0) {
     io.err.write(`Note: ${others} other run${others === 1 ? ' is' : 's are'} in progress in this store; \`stepq serve\` or \`stepq worker\` runs ${others === 1 ? 'it' : 'them'}, not this command.\n`);
   }
-  io.err.write(`Run ${managerId} started: ${def.name} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${opts.store}\n`);
+  io.err.write(`Run ${managerId} started: ${def.name} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${redactStoreUrl(opts.store)}\n`);
   const view = opts.json ? null : showProgress({ bus: engine.bus, managerId, stepNames: def.steps.map((s) => s.name), out: io.err });
 
   let interrupted = false;

@@ -2,6 +2,7 @@
  * `stepq serve`: the HTTP API, the live socket and the page, plus (unless --no-workers) the worker
  * pool and the cron scheduler. Binds 127.0.0.1 by default; any other host needs a token.
  */
+import { redactStoreUrl } from '../engine/store-url.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -83,7 +84,7 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
   try {
     engine = await createStepq({ store: opts.store, concurrency: opts.concurrency, allowShell: opts.allowShell, logger });
   } catch (err) {
-    io.err.write(`stepq: cannot open the store ${opts.store}: ${errorMessage(err)}\n`);
+    io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
     return 2;
   }
   const folders = opts.definitions?.length
@@ -103,7 +104,7 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
   }
   const shown = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   io.err.write(
-    `stepq serving http://${shown}:${opts.port}/ — store ${opts.store}, ${opts.workers ? `workers ${opts.concurrency}` : 'no workers'}, ` +
+    `stepq serving http://${shown}:${opts.port}/ — store ${redactStoreUrl(opts.store)}, ${opts.workers ? `workers ${opts.concurrency}` : 'no workers'}, ` +
       `definitions from ${folders.map((f) => relative(process.cwd(), f) || '.').join(', ')}${token ? ', token required' : ''}\n`,
   );
 

@@ -7,6 +7,7 @@
  * the rest back to the queue (no attempt spent), flush, exit 0. A second signal exits at once (130);
  * the jobs still leased then come back when their leases expire.
  */
+import { redactStoreUrl } from '../engine/store-url.js';
 import { pino, type Logger } from 'pino';
 import { errorMessage } from '../core/errors.js';
 import { createStepq, type Stepq } from '../engine/engine.js';
@@ -31,7 +32,7 @@ export function isSharedStoreUrl(url: string): boolean {
 export async function workerCommand(opts: WorkerOptions, io: Io, signals: NodeJS.EventEmitter = process): Promise<number> {
   if (!isSharedStoreUrl(opts.store)) {
     io.err.write(
-      `stepq worker: "${opts.store}" is not a store several processes can share. A SQLite store belongs to one process ` +
+      `stepq worker: "${redactStoreUrl(opts.store)}" is not a store several processes can share. A SQLite store belongs to one process ` +
         `(\`stepq run\` or \`stepq serve\` run its workers); start workers with --store postgres://user@host:port/db.\n`,
     );
     return 2;

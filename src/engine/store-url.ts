@@ -23,3 +23,8 @@ export async function openStore(url: string, opts: { clock?: Clock } = {}): Prom
   const { SqliteStore } = await import('../store/sqlite/sqlite-store.js');
   return new SqliteStore({ path: resolve(path), ...(opts.clock ? { clock: opts.clock } : {}) });
 }
+
+/** The store URL for messages and logs: a password (in the authority or `?password=`) shown as ***. */
+export function redactStoreUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, '$1***@').replace(/([?&]password=)[^&]*/i, '$1***');
+}
