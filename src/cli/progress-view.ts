@@ -38,7 +38,7 @@ export function showProgress(opts: {
       cliProgress.Presets.shades_classic,
     );
     const bars = new Map<number, cliProgress.SingleBar>();
-    const timer = setInterval(() => {
+    const render = (): void => {
       for (const p of latest.values()) {
         const done = p.counts.completed + p.counts.failed + p.counts.cancelled;
         const detail = `${p.status}${p.counts.failed ? ` · ${p.counts.failed} failed` : ''}${p.counts.running ? ` · ${p.counts.running} running` : ''} · ${p.ratePerSec}/s${p.etaMs ? ` · ETA ${formatMs(p.etaMs)}` : ''}`;
@@ -51,11 +51,13 @@ export function showProgress(opts: {
         bar.setTotal(Math.max(p.counts.total, 1));
         bar.update(done, payload);
       }
-    }, 125);
+    };
+    const timer = setInterval(render, 125);
     return {
       stop() {
         clearInterval(timer);
         off();
+        render(); // the final state, which may have come after the last tick
         multi.stop();
       },
     };

@@ -6,13 +6,13 @@
 import { redactStoreUrl } from '../engine/store-url.js';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
-import { pino } from 'pino';
 import { errorMessage, StepqError } from '../core/errors.js';
 import { formatIssues, parseDefinition, resolveRun } from '../definitions/index.js';
 import { createStepq, type RunOutcome, type Stepq } from '../engine/engine.js';
 import { StepTypeRegistry } from '../engine/step-types.js';
 import { builtinStepTypes } from '../steps/index.js';
 import { formatMs, countsLine, safeText } from './format.js';
+import { lineLogger } from './log-lines.js';
 import { showProgress } from './progress-view.js';
 
 export interface RunOptions {
@@ -35,7 +35,9 @@ export function parseParams(pairs: string[]): Record<string, string> {
   for (const pair of pairs) {
     const i = pair.indexOf('=');
     if (i <= 0) throw new StepqError('ERR_PARAMS_INVALID', `--param expects key=value, got "${pair}".`);
-    out[pair.slice(0, i)] = pair.slice(i + 1);
+    const key = pair.slice(0, i);
+    if (Object.hasOwn(out, key)) throw new StepqError('ERR_PARAMS_INVALID', `--param ${key} is given twice; give each param once.`);
+    out[key] = pair.slice(i + 1);
   }
   return out;
 }
@@ -81,7 +83,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
       store: opts.store,
       concurrency: opts.concurrency,
       allowShell: opts.allowShell,
-      logger: pino({ level: opts.logLevel }, pino.destination(2)),
+      logger: lineLogger(opts.logLevel, io.err),
     });
   } catch (err) {
     io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
@@ -96,7 +98,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   if (others > 0) {
     io.err.write(`Note: ${others} other run${others === 1 ? ' is' : 's are'} in progress in this store; \`stepq serve\` or \`stepq worker\` runs ${others === 1 ? 'it' : 'them'}, not this command.\n`);
   }
-  io.err.write(`Run ${managerId} started: ${def.name} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${redactStoreUrl(opts.store)}\n`);
+  io.err.write(`Run ${managerId} started: ${safeText(def.name, 120)} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${redactStoreUrl(opts.store)}\n`);
   const view = opts.json ? null : showProgress({ bus: engine.bus, managerId, stepNames: def.steps.map((s) => s.name), out: io.err });
 
   let interrupted = false;

@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   ERR_JOB_CANCELLED: { http: 409, hint: 'The job was cancelled.' },
   ERR_PAYLOAD_TOO_LARGE: { http: 413, hint: 'Store large data elsewhere and pass a reference.' },
   ERR_BAD_REQUEST: { http: 400, hint: 'Check the request against GET /api/openapi.json.' },
-  ERR_BAD_CURSOR: { http: 400, hint: 'Use the nextCursor value from the previous page unchanged.' },
+  ERR_BAD_CURSOR: { http: 400, hint: 'Use the next_cursor value of the previous page, unchanged.' },
   ERR_NOT_FOUND: { http: 404, hint: 'See GET /api/openapi.json for the routes.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { http: 415, hint: 'Send JSON (application/json) or, for definitions, TOML (application/toml).' },
   ERR_FORBIDDEN_ORIGIN: { http: 403, hint: 'Use the page served by stepq, or start it with --allow-origin for that origin.' },

@@ -4,14 +4,21 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CODES, StepqError, type ErrorCode } from '../core/errors.js';
 
-export function errorBody(code: ErrorCode, message: string, details?: unknown): { error: { code: string; message: string; details?: unknown } } {
-  return { error: { code, message, ...(details !== undefined ? { details } : {}) } };
+/** The one error shape; `details` is always there (null when there is nothing more to say). */
+export function errorBody(code: ErrorCode, message: string, details?: unknown): { error: { code: string; message: string; details: unknown } } {
+  return { error: { code, message, details: details ?? null } };
+}
+
+/** "What happened. What to do." — the message, then the code's hint, as two sentences. */
+function withHint(message: string, hint: string): string {
+  const m = message.trim();
+  return `${m}${/[.!?)]$/.test(m) ? '' : '.'} ${hint}`;
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | StepqError | Error, request, reply) => {
     if (err instanceof StepqError) {
-      void reply.status(err.httpStatus).send(errorBody(err.code, `${err.message} ${err.hint}`.trim(), err.details));
+      void reply.status(err.httpStatus).send(errorBody(err.code, withHint(err.message, err.hint), err.details));
       return;
     }
     const fe = err as FastifyError;

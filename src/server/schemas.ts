@@ -158,7 +158,7 @@ same<z.infer<typeof Validation>, WireValidation>(true);
 export const StepType = z.object({ name: z.string(), description: z.string().nullable(), enabled: z.boolean() });
 same<z.infer<typeof StepType>, WireStepType>(true);
 
-export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
+export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown() }) });
 export const Affected = z.object({ affected: z.number().int() });
 export const Deleted = z.object({ affected: z.object({ jobs: z.number().int(), logs: z.number().int() }) });
 export const Started = z.object({ manager_id: id });

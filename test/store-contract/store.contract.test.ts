@@ -266,7 +266,7 @@ for (const factory of storeFactories) {
 
       const r = await store.retry({ id: steps[0]!.id });
       expect(r.affected).toBe(1);
-      expect(await store.getJob(jobs[0]!.id)).toMatchObject({ status: 'pending', attempt: 2, error: null });
+      expect(await store.getJob(jobs[0]!.id)).toMatchObject({ status: 'pending', attempt: 2, maxAttempts: 2, error: null });
       expect(await store.listRetries(jobs[0]!.id)).toEqual([expect.objectContaining({ fromStatus: 'failed', attempt: 2 })]);
       expect((await store.getJob(steps[0]!.id))?.status).toBe('running');
       expect((await store.getJob(steps[1]!.id))?.status).toBe('pending');

@@ -2,11 +2,10 @@
  * /api/job-definitions: list, read (with source), add (validated whole), validate, delete, execute.
  */
 import type { FastifyInstance } from 'fastify';
-import type { z } from 'zod';
 import { StepqError } from '../../core/errors.js';
 import type { Stepq } from '../../engine/engine.js';
 import type { DefinitionIssue } from '../../definitions/types.js';
-import { z as zod } from 'zod';
+import { z, z as zod } from 'zod';
 import { DefinitionDetail, DefinitionIdParams, Definition, ExecuteBody, Started, Validation, json, withErrors } from '../schemas.js';
 import { wireDefinition, wireDefinitionSummary, wireIssue } from '../wire-mappers.js';
 import type { WireDefinition } from '../../wire/api.js';
@@ -106,16 +105,22 @@ export async function definitionRoutes(app: FastifyInstance, opts: { engine: Ste
     '/api/job-definitions/:id/execute',
     {
       schema: {
-        summary: 'Start a run of a definition with params',
+        summary: 'Start a run of a definition with params; body { "params": { … } } (optional)',
         params: idParams,
-        body: json(ExecuteBody, 'input'),
         response: withErrors({ 202: Started }),
       },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const body = (request.body ?? {}) as z.infer<typeof ExecuteBody>;
-      const started = await engine.startRun({ definition: { id }, params: body.params ?? {} });
+      // The definition first (an unknown one is a 404 whatever the body), then the body.
+      if (!(await engine.getDefinition(id))) throw new StepqError('ERR_DEFINITION_NOT_FOUND', `No definition "${id}".`, { id });
+      const parsed = ExecuteBody.safeParse(request.body ?? {});
+      if (!parsed.success) {
+        throw new StepqError('ERR_BAD_REQUEST', `The body must be { "params": { … } }: ${z.prettifyError(parsed.error)}`, {
+          issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        });
+      }
+      const started = await engine.startRun({ definition: { id }, params: parsed.data.params ?? {} });
       void reply.status(202);
       return { manager_id: started.managerId };
     },

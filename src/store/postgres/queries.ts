@@ -310,7 +310,7 @@ function retryStatement(scope: string): string {
   return `
 WITH old AS (SELECT id, status FROM jobs WHERE ${scope} AND ${RETRYABLE} ORDER BY id FOR UPDATE),
 upd AS (
-  UPDATE jobs j SET status = 'pending', attempt = j.attempt + 1, run_at = $1, error = NULL, result = NULL,
+  UPDATE jobs j SET status = 'pending', attempt = j.attempt + 1, max_attempts = GREATEST(j.max_attempts, j.attempt + 1), run_at = $1, error = NULL, result = NULL,
                     cancel_cause = NULL, finished_at = NULL, ${CLEAR_LEASE}
   FROM old WHERE j.id = old.id
   RETURNING ${CHANGE_COLS}, old.status AS prev_status

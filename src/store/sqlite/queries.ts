@@ -180,8 +180,9 @@ UPDATE jobs ${CANCEL_SET}
 WHERE id IN (SELECT value FROM json_each(@ids)) AND kind = 'worker' AND status = @from
 RETURNING ${CHANGE_COLS}`;
 
+/** A recorded retry: one more attempt (max_attempts grows with it, so a job never reads "attempt 2 of 1"). */
 const RETRY_SET = `
-SET status = 'pending', attempt = attempt + 1, run_at = @now, error = NULL, result = NULL, cancel_cause = NULL,
+SET status = 'pending', attempt = attempt + 1, max_attempts = max(max_attempts, attempt + 1), run_at = @now, error = NULL, result = NULL, cancel_cause = NULL,
     finished_at = NULL, ${CLEAR_LEASE}`;
 /**
  * Retryable jobs in status @from: failed ones, and those cancelled by a failure cascade, a cancelled
