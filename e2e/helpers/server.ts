@@ -49,6 +49,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
       leaseMs: 3000,
       rescueIntervalMs: 500,
       logger: pino({ level: 'silent' }),
+      allowScript: true,
     });
     e.start({ workers: true, rescuer: true, scheduler: false });
     const a = await buildApp({ engine: e, logger: false, webRoot, token: opts.token ?? null });

@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(storeOption())
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--allow-shell', 'allow the shell step type', false)
+    .option('--allow-script', 'allow the script step type (modules from this machine)', false)
     .option('--json', 'print the outcome as JSON instead of a summary', false)
     .addOption(new Option('--log-level <level>', 'engine log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .action(async (file: string, opts) => {
@@ -66,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--no-workers', 'serve only; run no jobs in this process')
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--allow-shell', 'allow the shell step type', false)
+    .option('--allow-script', 'allow the script step type (modules from this machine)', false)
     .option('--token <token>', 'require this token (default: $STEPQ_TOKEN)')
     .option('--allow-origin <origin>', 'let pages from this origin act on the server too, e.g. a dev server (repeatable; also $STEPQ_ALLOWED_ORIGINS)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
@@ -80,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--types <a,b>', 'claim only jobs of these step types')
     .option('--allow-shell', 'allow the shell step type', false)
+    .option('--allow-script', 'allow the script step type (modules from this machine)', false)
     .option('--lease-ms <ms>', 'lease length; heartbeats every third of it (default 30000)', positiveInt)
     .option('--rescue-ms <ms>', 'how often expired leases are reclaimed (default 5000)', positiveInt)
     .option('--grace-ms <ms>', 'on SIGINT/SIGTERM, how long running jobs may finish before they are handed back', positiveInt, 10_000)
@@ -186,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('check definitions without running them (exit 2 when any is invalid)')
     .argument('<files...>', 'definition files')
     .option('--allow-shell', 'accept the shell step type', false)
+    .option('--allow-script', 'accept the script step type', false)
     .action(async (files: string[], opts) => {
       code = await validateCommand(files, opts, io);
     });

@@ -20,6 +20,7 @@ export interface RunOptions {
   store: string;
   concurrency: number;
   allowShell: boolean;
+  allowScript?: boolean;
   json: boolean;
   logLevel: string;
 }
@@ -42,10 +43,11 @@ export function parseParams(pairs: string[]): Record<string, string> {
   return out;
 }
 
-export function builtinRegistry(allowShell: boolean): StepTypeRegistry {
+export function builtinRegistry(allowShell: boolean, allowScript = false): StepTypeRegistry {
   const registry = new StepTypeRegistry();
   for (const t of builtinStepTypes) registry.register(t);
   if (allowShell) registry.enable('shell');
+  if (allowScript) registry.enable('script');
   return registry;
 }
 
@@ -65,7 +67,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     return 2;
   }
   // Validate whole before opening the store: nothing is written for invalid input.
-  const registry = builtinRegistry(opts.allowShell);
+  const registry = builtinRegistry(opts.allowShell, opts.allowScript);
   const parsed = parseDefinition(source, { file, stepTypes: registry });
   if (!parsed.ok) {
     io.err.write(`${formatIssues(parsed.issues)}\n${file} is not a valid definition (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}).\n`);
@@ -83,6 +85,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
       store: opts.store,
       concurrency: opts.concurrency,
       allowShell: opts.allowShell,
+      allowScript: opts.allowScript ?? false,
       logger: lineLogger(opts.logLevel, io.err),
     });
   } catch (err) {

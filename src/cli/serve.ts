@@ -82,7 +82,7 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
   let engine: Stepq;
   try {
-    engine = await createStepq({ store: opts.store, concurrency: opts.concurrency, allowShell: opts.allowShell, logger });
+    engine = await createStepq({ store: opts.store, concurrency: opts.concurrency, allowShell: opts.allowShell, allowScript: opts.allowScript ?? false, logger });
   } catch (err) {
     io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
     return 2;

@@ -4,8 +4,8 @@ import { errorMessage } from '../core/errors.js';
 import { formatIssues, parseDefinition } from '../definitions/index.js';
 import { builtinRegistry, type Io } from './run.js';
 
-export async function validateCommand(files: string[], opts: { allowShell: boolean }, io: Io): Promise<number> {
-  const registry = builtinRegistry(opts.allowShell);
+export async function validateCommand(files: string[], opts: { allowShell: boolean; allowScript?: boolean }, io: Io): Promise<number> {
+  const registry = builtinRegistry(opts.allowShell, opts.allowScript);
   let bad = 0;
   for (const file of files) {
     let source: string;

@@ -19,6 +19,7 @@ export interface WorkerOptions {
   /** Comma-separated step types this worker claims (default: all it knows). */
   types?: string;
   allowShell: boolean;
+  allowScript?: boolean;
   leaseMs?: number;
   rescueMs?: number;
   graceMs: number;
@@ -48,6 +49,7 @@ export async function workerCommand(opts: WorkerOptions, io: Io, signals: NodeJS
       store: opts.store,
       concurrency: opts.concurrency,
       allowShell: opts.allowShell,
+      allowScript: opts.allowScript ?? false,
       logger,
       ...(types?.length ? { types } : {}),
       ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),

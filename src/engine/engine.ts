@@ -51,6 +51,8 @@ export interface StepqOptions {
   builtins?: boolean;
   /** Allow the `shell` step type (default false: definitions using it are rejected). */
   allowShell?: boolean;
+  /** Allow the `script` step type, which loads modules from the workers' disks (default false). */
+  allowScript?: boolean;
   /** Claim only jobs of these step types (a worker specialised for some types). */
   types?: string[];
   /** Identifies this worker in leases (default host:pid:random). */
@@ -136,6 +138,7 @@ export class Stepq implements AsyncDisposable {
     if (options.builtins !== false) for (const t of builtinStepTypes) this.registry.register(t);
     for (const t of options.stepTypes ?? []) this.registry.register(t);
     if (options.allowShell) this.registry.enable('shell');
+    if (options.allowScript) this.registry.enable('script');
     this.steps = new StepCache(store);
     this.catalog = new DefinitionCatalog(store, this.registry);
     this.logs = new LogBuffer({

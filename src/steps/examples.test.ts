@@ -24,12 +24,12 @@ async function load(file: string) {
 }
 
 describe('built-in step types', () => {
-  it('have distinct valid names; only shell is privileged', () => {
+  it('have distinct valid names; only shell and script are privileged', () => {
     const names = builtinStepTypes.map((t) => t.name);
     expect(new Set(names).size).toBe(names.length);
     expect(names.sort()).toEqual(['crawler', 'files', 'http', 'report', 'script', 'shell', 'synthetic']);
     for (const name of names) expect(name).toMatch(/^[a-z][a-z0-9_-]*$/);
-    expect(builtinStepTypes.filter((t) => t.privileged).map((t) => t.name)).toEqual(['shell']);
+    expect(builtinStepTypes.filter((t) => t.privileged).map((t) => t.name).sort()).toEqual(['script', 'shell']);
   });
 });
 

@@ -147,6 +147,8 @@ export const scriptStep = defineStepType<ScriptConfig>({
   name: 'script',
   description: 'Run a step type defined in a JavaScript or TypeScript module.',
   config: scriptConfig,
+  // It loads and runs any module on the worker's disk: like shell, the operator enables it.
+  privileged: true,
 
   async *plan(ctx) {
     const type = await loadScript(ctx.config.module);
