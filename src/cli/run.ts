@@ -7,7 +7,7 @@ import { redactStoreUrl } from '../engine/store-url.js';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { errorMessage, StepqError } from '../core/errors.js';
-import { formatIssues, parseDefinition, resolveRun } from '../definitions/index.js';
+import { formatIssues, parseDefinitionText, resolveRun } from '../definitions/index.js';
 import { createStepq, type RunOutcome, type Stepq } from '../engine/engine.js';
 import { StepTypeRegistry } from '../engine/step-types.js';
 import { builtinStepTypes } from '../steps/index.js';
@@ -68,7 +68,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   }
   // Validate whole before opening the store: nothing is written for invalid input.
   const registry = builtinRegistry(opts.allowShell, opts.allowScript);
-  const parsed = parseDefinition(source, { file, stepTypes: registry });
+  const parsed = parseDefinitionText(source, { file, stepTypes: registry });
   if (!parsed.ok) {
     io.err.write(`${formatIssues(parsed.issues)}\n${file} is not a valid definition (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}).\n`);
     return 2;

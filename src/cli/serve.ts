@@ -34,13 +34,13 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-/** Loads every *.toml of the folders into the store; invalid files are reported, never fatal. */
+/** Loads every *.toml and *.json of the folders into the store; invalid files are reported, never fatal. */
 export async function loadDefinitionFolders(engine: Stepq, folders: string[], log: (line: string) => void): Promise<FileProblem[]> {
   const problems: FileProblem[] = [];
   for (const folder of folders) {
     let names: string[];
     try {
-      names = (await readdir(folder)).filter((n) => n.endsWith('.toml')).sort();
+      names = (await readdir(folder)).filter((n) => /\.(toml|json)$/i.test(n)).sort();
     } catch (err) {
       log(`definitions: cannot read ${folder}: ${errorMessage(err)}`);
       continue;
@@ -53,13 +53,13 @@ export async function loadDefinitionFolders(engine: Stepq, folders: string[], lo
         const source = await readFile(path, 'utf8');
         const parsed = engine.parse(source, file);
         if (!parsed.ok) {
-          problems.push({ file, id: name.replace(/\.toml$/, ''), issues: parsed.issues });
+          problems.push({ file, id: name.replace(/\.(toml|json)$/i, ''), issues: parsed.issues });
           log(`definitions: ${file} is invalid (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}); first: line ${parsed.issues[0]?.line ?? '?'}: ${parsed.issues[0]?.message ?? ''}`);
           continue;
         }
         await engine.saveDefinition({ source, file });
       } catch (err) {
-        problems.push({ file, id: name.replace(/\.toml$/, ''), issues: [{ file, path: '', message: errorMessage(err) }] });
+        problems.push({ file, id: name.replace(/\.(toml|json)$/i, ''), issues: [{ file, path: '', message: errorMessage(err) }] });
       }
     }
   }
@@ -87,9 +87,10 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
     io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
     return 2;
   }
-  const folders = opts.definitions?.length
-    ? opts.definitions.map((d) => resolve(d))
-    : [...(existsSync('definitions') ? [resolve('definitions')] : []), EXAMPLES];
+  // The given folders (or ./definitions when there is one), plus the examples; a file of the same id
+  // in a folder listed earlier wins, since later ones are loaded first.
+  const own = opts.definitions?.length ? opts.definitions.map((d) => resolve(d)) : existsSync('definitions') ? [resolve('definitions')] : [];
+  const folders = [EXAMPLES, ...own.reverse()];
   let problems = await loadDefinitionFolders(engine, folders, (line) => io.err.write(`${line}\n`));
   engine.start({ workers: opts.workers, rescuer: true, scheduler: true, watchOthers: true });
 

@@ -1,4 +1,5 @@
 export { parseDefinition, parseDefinitionObject } from './parse.js';
+export { formatOf, parseDefinitionText, type DefinitionFormat } from './text.js';
 export { resolveRun } from './resolve.js';
 export { parseDuration, formatDuration } from './durations.js';
 export { validateCron, nextCronTime } from './cron.js';

@@ -3,7 +3,7 @@
  * and resolving what a run request names (a parsed definition, TOML source, or a stored id).
  */
 import { StepqError } from '../core/errors.js';
-import { definitionError, parseDefinition, parseDefinitionObject } from '../definitions/index.js';
+import { definitionError, formatOf, parseDefinition, parseDefinitionObject, parseDefinitionText } from '../definitions/index.js';
 import type { Definition, DefinitionIssue, ParseResult } from '../definitions/types.js';
 import type { Store, StoredDefinition } from '../store/store.js';
 import type { StepTypeRegistry } from './step-types.js';
@@ -23,8 +23,9 @@ export class DefinitionCatalog {
     private readonly registry: StepTypeRegistry,
   ) {}
 
+  /** TOML, or JSON (by the file name, or a leading `{`). */
   parse(source: string, file?: string): ParseResult {
-    return parseDefinition(source, { ...(file ? { file } : {}), stepTypes: this.registry });
+    return parseDefinitionText(source, { ...(file ? { file } : {}), stepTypes: this.registry });
   }
 
   /** The definition a run request names, validated whole (ERR_DEFINITION_INVALID otherwise). */
@@ -49,7 +50,7 @@ export class DefinitionCatalog {
       id: r.definition.id,
       name: r.definition.name,
       source: input.source,
-      format: 'toml',
+      format: formatOf(input.source, input.file),
       file: input.file ?? null,
     });
     return { ...saved, valid: true, issues: [], definition: r.definition };

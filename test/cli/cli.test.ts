@@ -140,6 +140,14 @@ describe('stepq run', () => {
     expect(r.stdout).toContain('synthetic-demo.toml: ok');
     const ok = await runCli(['validate', join(ROOT, 'examples/index-files.toml')], { cwd: dir });
     expect(ok.code).toBe(0);
+    // JSON definitions take the same keys.
+    writeFileSync(join(dir, 'j.json'), JSON.stringify({ id: 'j', name: 'J', step: { a: { type: 'synthetic', count: 2 } } }));
+    const json = await runCli(['validate', 'j.json'], { cwd: dir });
+    expect(json.stdout).toContain('j.json: ok — j (1 step: a)');
+    writeFileSync(join(dir, 'bad.json'), '{"id": "b", "name": ');
+    const badJson = await runCli(['validate', 'bad.json'], { cwd: dir });
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toContain('bad.json: Invalid JSON');
   });
 
   it('Ctrl-C cancels the run cleanly: nothing left pending, running or leased', async () => {

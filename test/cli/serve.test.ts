@@ -40,9 +40,13 @@ describe('stepq serve', () => {
     expect(child.output.stderr).toMatch(/broken\.toml is invalid/);
     const base = `http://127.0.0.1:${port}`;
     const list = (await (await fetch(`${base}/api/job-definitions`)).json()) as Array<{ id: string; valid: boolean; issues: Array<{ line?: number }> }>;
+    // The folder's definitions, plus the examples.
     expect(list.map((x) => [x.id, x.valid])).toEqual([
       ['broken', false],
+      ['crawl-site', true],
+      ['index-files', true],
       ['slow', true],
+      ['synthetic-demo', true],
     ]);
     expect(list[0]!.issues[0]!.line).toBe(4);
     const started = await fetch(`${base}/api/job-definitions/slow/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
