@@ -103,6 +103,7 @@ export class Stepq implements AsyncDisposable {
   private readonly watcher: ExternalWatcher;
   private readonly graceMs: number;
   private logTimer: { cancel(): void } | null = null;
+  private readonly deadlines = new Set<{ cancel(): void }>();
   private started = { workers: false, rescuer: false, scheduler: false };
   private closed = false;
 
@@ -237,6 +238,7 @@ export class Stepq implements AsyncDisposable {
     this.closed = true;
     this.scheduler.stop();
     this.watcher.stop();
+    for (const t of this.deadlines) t.cancel();
     await this.pool.stop(opts.graceMs ?? 10_000);
     await this.rescuer.stop();
     this.logTimer?.cancel();
@@ -353,6 +355,14 @@ export class Stepq implements AsyncDisposable {
     });
     this.publish(effects);
     this.wakeWorkers();
+    if (definition.timeoutMs !== null) {
+      // End the run at its deadline, not at the sweep after it (up to rescueIntervalMs later).
+      const timer = this.timers.after(definition.timeoutMs + 50, () => {
+        this.deadlines.delete(timer);
+        if (!this.closed) void this.rescuer.tick();
+      });
+      this.deadlines.add(timer);
+    }
     return { managerId: manager.id, steps };
   }
 

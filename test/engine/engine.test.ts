@@ -227,6 +227,18 @@ for (const target of engineTargets) {
       expect(outcome.manager.status).toBe('failed');
     });
 
+    it('ends a run at its timeout, not at the next sweep', async () => {
+      t = await testEngine({ concurrency: 2, rescueIntervalMs: 60_000 }, target);
+      const run = await t.engine.run({
+        definition: toml(['id = "slowrun"', 'name = "Slow run"', 'timeout = "500ms"', '[step.s]', 'type = "synthetic"', 'count = 100', 'duration_ms = 200']),
+      });
+      const outcome = await run.done;
+      expect(outcome.manager.status).toBe('failed');
+      // The sweep is a minute away and the jobs would all be done in ~10 s: only the deadline timer
+      // can have failed it, with jobs left to cancel.
+      expect(outcome.steps[0]!.counts.cancelled).toBeGreaterThan(0);
+    });
+
     it('cancels a running run with 10,000 pending jobs: all cancelled, nothing running or leased', async () => {
       t = await testEngine({ concurrency: 4 }, target);
       const run = await t.engine.run({
