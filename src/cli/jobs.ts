@@ -149,7 +149,7 @@ export async function jobsAction(action: 'cancel' | 'retry' | 'rerun' | 'delete'
       io.out.write(`Run ${r.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`);
     } else {
       const r = await engine.deleteRun(jobId);
-      io.out.write(`Deleted run ${jobId}: ${r.jobs} jobs and ${r.logs} log lines.\n`);
+      io.out.write(`Deleted run ${jobId}: ${r.jobs} job${r.jobs === 1 ? "" : "s"} and ${r.logs} log line${r.logs === 1 ? "" : "s"}.\n`);
     }
     return 0;
   });
