@@ -75,8 +75,12 @@ export async function graphile(params: { pgUrl: string; jobs: number; concurrenc
   const db = await freshDatabase(params.pgUrl, `bench_graphile_${process.pid}_${params.tuned ? 't' : 'd'}`);
   const silent = (await import('graphile-worker')).Logger;
   const logger = new silent(() => () => undefined);
+  // Our own pool, ended before the database is dropped (a pool left open would crash on the drop).
+  const pgPool = new pg.Pool({ connectionString: db.url, max: params.concurrency + 5 });
+  pgPool.on('error', () => undefined);
+  pgPool.on('connect', (client) => client.on('error', () => undefined));
   try {
-    const utils = await makeWorkerUtils({ connectionString: db.url, logger });
+    const utils = await makeWorkerUtils({ pgPool, logger });
     await utils.migrate();
     for (let i = 0; i < params.jobs; i += 1000) {
       await utils.addJobs(Array.from({ length: Math.min(1000, params.jobs - i) }, (_, k) => ({ identifier: 'noop', payload: { i: i + k } })));
@@ -87,7 +91,7 @@ export async function graphile(params: { pgUrl: string; jobs: number; concurrenc
     const finished = new Promise<void>((r) => (finish = r));
     const t0 = performance.now();
     const runner = await run({
-      connectionString: db.url,
+      pgPool,
       concurrency: params.concurrency,
       noHandleSignals: true,
       pollInterval: 1000,
@@ -105,6 +109,7 @@ export async function graphile(params: { pgUrl: string; jobs: number; concurrenc
     await runner.stop();
     return figure(params.jobs, ms);
   } finally {
+    await pgPool.end().catch(() => undefined);
     await db.drop();
   }
 }
