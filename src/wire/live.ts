@@ -90,7 +90,8 @@ export type ServerMessage =
   | { type: 'stats'; seq: number; topic: string; payload: StatsPayload }
   /** Reload the snapshot of `topic` (a gap, a restart, or the client fell too far behind). */
   | { type: 'resync'; seq: number; topic: string; payload: { reason: string } }
-  | { type: 'error'; seq: number; payload: { code: string; message: string } }
+  /** A refused request; `topic` names the topic when a subscribe was refused (it is not subscribed). */
+  | { type: 'error'; seq: number; payload: { code: string; message: string; topic?: string } }
   | { type: 'pong'; seq: number; payload: Record<string, never> };
 
 /**

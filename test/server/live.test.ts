@@ -248,4 +248,27 @@ describe('live socket', () => {
     c.send({ type: 'ping' });
     await c.waitFor((m) => m.type === 'pong');
   });
+
+  it('refuses topics whose id names no run, step or job, and subscribes nothing for them', async () => {
+    s = await testServer({ tickMs: 50, start: false });
+    const url = await s.listen();
+    const runId = await startRun(s, SYNTHETIC('ids', 3));
+    const c = await connect(url);
+    type Err = Extract<ServerMessage, { type: 'error' }>;
+    c.send({ type: 'subscribe', topic: 'run:999999' });
+    const none = (await c.waitFor((m) => m.type === 'error')) as Err;
+    expect(none.payload).toMatchObject({ code: 'ERR_NOT_FOUND', topic: 'run:999999' });
+    expect(none.payload.message).toContain('No job 999999');
+    c.send({ type: 'subscribe', topic: `step:${runId}` });
+    const wrongKind = (await c.waitFor((m) => m.type === 'error' && (m as Err).payload.topic === `step:${runId}`)) as Err;
+    expect(wrongKind.payload.message).toContain('not a step');
+    c.send({ type: 'subscribe', topic: `logs:${runId}` });
+    const ok = await c.waitFor((m) => m.type === 'subscribed');
+    expect(ok).toMatchObject({ topic: `logs:${runId}` });
+    // Nothing was subscribed for the refused topics: running the job sends no progress for them.
+    s.engine.start();
+    await s.engine.waitForRun(runId);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(c.messages.some((m) => 'topic' in m && (m.topic === 'run:999999' || m.topic === `step:${runId}`) && m.type !== 'error')).toBe(false);
+  });
 });

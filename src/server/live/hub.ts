@@ -142,8 +142,20 @@ export class LiveHub {
     }
   }
 
-  private reject(conn: LiveConnection, code: string, message: string): void {
-    conn.sendNow([{ type: 'error', seq: this.nextSeq(), payload: { code, message } }]);
+  private reject(conn: LiveConnection, code: string, message: string, topic?: string): void {
+    const payload = topic === undefined ? { code, message } : { code, message, topic };
+    conn.sendNow([{ type: 'error', seq: this.nextSeq(), payload }]);
+  }
+
+  /** Why a well-formed topic names nothing to watch (no such job, or not of the kind it names), or null. */
+  private async missing(topic: string): Promise<string | null> {
+    if (topic === 'runs') return null;
+    const [kind, idText] = topic.split(':') as [string, string];
+    const job = await this.o.engine.getJob(Number(idText));
+    if (!job) return `No job ${idText}: nothing to watch at ${topic}.`;
+    if (kind === 'run' && job.kind !== 'manager') return `Job ${idText} is a ${job.kind} job, not a run: ${topic} names no run.`;
+    if (kind === 'step' && job.kind !== 'step') return `Job ${idText} is a ${job.kind} job, not a step: ${topic} names no step.`;
+    return null;
   }
 
   private async subscribe(
@@ -161,6 +173,9 @@ export class LiveHub {
     if (ids !== undefined && (!topic.startsWith('step:') || !Array.isArray(ids) || !ids.every((i) => Number.isSafeInteger(i)))) {
       return this.reject(conn, 'ERR_BAD_REQUEST', 'ids go with a step:<id> topic, as a list of job ids.');
     }
+    // A typo'd or deleted id is refused rather than silently watched forever.
+    const missing = await this.missing(topic);
+    if (missing !== null) return this.reject(conn, 'ERR_NOT_FOUND', missing, topic);
     conn.topics.add(topic);
     const added = Array.isArray(ids) ? (conn.setView(topic, ids as number[]) ?? []) : [];
     let set = this.subscribers.get(topic);
