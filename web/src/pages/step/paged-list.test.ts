@@ -7,8 +7,9 @@ import { PAGE_SIZE, PagedJobList } from './paged-list.js';
  * A fake /api/jobs over `total` jobs with ids 1..total, paged like the server: by keyset cursor (the
  * last id), or from row `offset` of the filtered list; either way the next cursor continues.
  */
-function fakeServer(total: number) {
+function fakeServer(initialTotal: number) {
   const calls: URL[] = [];
+  let total = initialTotal;
   let statusOf = (_id: number): WireJob['status'] => 'pending';
   const fetchFn = vi.fn(async (input: string) => {
     const url = new URL(input, 'http://x');
@@ -40,6 +41,10 @@ function fakeServer(total: number) {
     fetchFn,
     setStatus(fn: (id: number) => WireJob['status']) {
       statusOf = fn;
+    },
+    /** Jobs joined the step (a fan-out still under way, or spawned children). */
+    setTotal(n: number) {
+      total = n;
     },
   };
 }
@@ -214,5 +219,185 @@ describe('PagedJobList', () => {
     list.invalidate();
     await settle(list);
     expect(server.calls.map(how)).toEqual(['offset 0', `cursor ${PAGE_SIZE}`, `cursor ${PAGE_SIZE}`]);
+  });
+
+  describe('while the step runs, requests follow the user, not the jobs', () => {
+    it('rows joining an unfiltered list are counted, not fetched; "show new" reads again the page that held the end', async () => {
+      server.setTotal(900);
+      const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
+      list.setExpected(900);
+      list.setRange(0, 30);
+      await settle(list);
+      list.setRange(880, 899);
+      await settle(list);
+      expect(server.calls.map(how)).toEqual(['offset 0', `cursor ${PAGE_SIZE}`]);
+      expect(list.count()).toBe(900);
+      // 5,100 more jobs join, one count at a time: nothing is fetched, the list keeps its length.
+      for (let n = 901; n <= 6000; n += 7) {
+        server.setTotal(n);
+        list.setExpected(n);
+        await settle(list);
+      }
+      server.setTotal(6000);
+      list.setExpected(6000);
+      await settle(list);
+      expect(server.calls).toHaveLength(2);
+      expect(list.count()).toBe(900);
+      expect(list.newRows()).toBe(5100);
+      expect(list.row(900)).toBeUndefined();
+      // The user asks for them: the list takes the count and reads again the page on screen that
+      // held its end (rows joined it), by its cursor; the full page before it stays as it is.
+      list.showNew();
+      await settle(list);
+      expect(list.count()).toBe(6000);
+      expect(list.newRows()).toBe(0);
+      expect(server.calls.map(how)).toEqual(['offset 0', `cursor ${PAGE_SIZE}`, `cursor ${PAGE_SIZE}`]);
+      expect(list.row(999)!.id).toBe(1000);
+      // The other new rows are there when scrolled to, each at its place.
+      list.setRange(5980, 5999);
+      await settle(list);
+      expect(list.row(5999)!.id).toBe(6000);
+      expect(server.calls).toHaveLength(4);
+    });
+
+    it('an incomplete last page on screen is not read again on a timer while the step runs', async () => {
+      server.setTotal(700);
+      const list = new PagedJobList({ stepId: 1, statuses: [], q: '' });
+      list.setExpected(700);
+      list.setRange(PAGE_SIZE, 699);
+      await settle(list);
+      expect(server.calls).toHaveLength(1);
+      server.setTotal(900);
+      list.setExpected(900);
+      vi.useFakeTimers();
+      try {
+        await vi.advanceTimersByTimeAsync(60_000);
+      } finally {
+        vi.useRealTimers();
+      }
+      await settle(list);
+      expect(server.calls).toHaveLength(1);
+      expect(list.newRows()).toBe(200);
+    });
+
+    it('a status-filtered list fetches nothing as jobs join it, however many; "show new" reads what is on screen, once', async () => {
+      let failedUpTo = 0;
+      server.setStatus((id) => (id % 10 === 0 && id <= failedUpTo ? 'failed' : 'completed'));
+      const list = new PagedJobList({ stepId: 1, statuses: ['failed'], q: '' });
+      list.setExpected(0);
+      list.setRange(0, 0);
+      await settle(list);
+      // Nothing failed yet: nothing to read.
+      expect(server.calls).toHaveLength(0);
+      expect(list.count()).toBe(0);
+      // 20,000 jobs end, 2,000 of them failed, in 400 pushes of the step's counts.
+      for (let i = 1; i <= 400; i++) {
+        failedUpTo = i * 50;
+        list.setExpected(i * 5);
+        list.applyChanges([change(i * 50, 'failed')]);
+        await settle(list);
+      }
+      expect(server.calls).toHaveLength(0);
+      expect(list.count()).toBe(0);
+      expect(list.newRows()).toBe(2000);
+      list.showNew();
+      await settle(list);
+      expect(server.calls.map(how)).toEqual(['offset 0']);
+      expect(list.count()).toBe(2000);
+      expect(list.newRows()).toBe(0);
+      expect(list.idsIn(0, 2)).toEqual([10, 20, 30]);
+      // More join: counted again, not fetched.
+      failedUpTo = 30_000;
+      list.setExpected(3000);
+      await settle(list);
+      expect(server.calls).toHaveLength(1);
+      expect(list.newRows()).toBe(1000);
+    });
+
+    it('rows that left a status filter on screen make room for those that joined, in the "new" count', async () => {
+      let running = [1, 16];
+      server.setStatus((id) => (id >= running[0]! && id <= running[1]! ? 'running' : id < running[0]! ? 'completed' : 'pending'));
+      const list = new PagedJobList({ stepId: 1, statuses: ['running'], q: '' });
+      list.setExpected(16);
+      list.setRange(0, 15);
+      await settle(list);
+      expect(list.idsIn(0, 15)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+      expect(list.newRows()).toBe(0);
+      // Ten of them complete and ten others start: the count of running jobs did not move.
+      running = [11, 26];
+      list.applyChanges(Array.from({ length: 10 }, (_, i) => change(i + 1, 'completed')));
+      list.setExpected(16);
+      await settle(list);
+      expect(server.calls).toHaveLength(1);
+      expect(list.count()).toBe(16);
+      expect(list.row(0)!.status).toBe('completed');
+      expect(list.newRows()).toBe(10);
+      list.showNew();
+      await settle(list);
+      expect(server.calls.map(how)).toEqual(['offset 0', 'offset 0']);
+      expect(list.idsIn(0, 15)).toEqual(Array.from({ length: 16 }, (_, i) => i + 11));
+      expect(list.newRows()).toBe(0);
+    });
+
+    it('rows that only leave a status filter are not "new"', async () => {
+      server.setStatus(() => 'pending');
+      const list = new PagedJobList({ stepId: 1, statuses: ['pending'], q: '' });
+      list.setExpected(TOTAL);
+      list.setRange(0, 30);
+      await settle(list);
+      list.applyChanges(Array.from({ length: 31 }, (_, i) => change(i + 1, 'completed')));
+      list.setExpected(TOTAL - 5000);
+      await settle(list);
+      expect(list.newRows()).toBe(0);
+      expect(server.calls).toHaveLength(1);
+    });
+
+    it('when the step ends, what is on screen is read once, and the list takes the final count', async () => {
+      let failedUpTo = 20_000;
+      server.setStatus((id) => (id % 10 === 0 && id <= failedUpTo ? 'failed' : 'completed'));
+      const list = new PagedJobList({ stepId: 1, statuses: ['failed'], q: '' });
+      list.setExpected(2000);
+      list.setRange(PAGE_SIZE + 490, PAGE_SIZE + 520);
+      await settle(list);
+      expect(server.calls.map(how)).toEqual([`offset ${PAGE_SIZE}`, `offset ${2 * PAGE_SIZE}`]);
+      failedUpTo = 50_000;
+      for (let n = 2100; n <= 5000; n += 100) list.setExpected(n);
+      await settle(list);
+      expect(server.calls).toHaveLength(2);
+      // What the step page does when the step's status turns terminal.
+      list.live = false;
+      list.invalidate();
+      await settle(list);
+      expect(list.count()).toBe(5000);
+      expect(list.newRows()).toBe(0);
+      // The two pages on screen: the first by row number (the cursors of a filtered list that ran
+      // were not kept), the next by the cursor it returned (the step ended: membership holds still).
+      expect(server.calls.slice(2).map(how)).toEqual([`offset ${PAGE_SIZE}`, `cursor ${10 * 2 * PAGE_SIZE}`]);
+      expect(list.idsIn(PAGE_SIZE + 490, PAGE_SIZE + 520)).toEqual(Array.from({ length: 31 }, (_, i) => (PAGE_SIZE + 491 + i) * 10));
+      // Ended: counts that still arrive (a late push) cost nothing more.
+      list.setExpected(5000);
+      await settle(list);
+      expect(server.calls).toHaveLength(4);
+    });
+
+    it('a name search of a running step reads only the pages scrolled to', async () => {
+      server.setTotal(1200);
+      const list = new PagedJobList({ stepId: 1, statuses: [], q: 'job' });
+      list.setExpected(null);
+      list.setRange(0, 30);
+      await settle(list);
+      expect(list.count()).toBe(2 * PAGE_SIZE);
+      list.setRange(990, 999);
+      await settle(list);
+      expect(list.count()).toBe(3 * PAGE_SIZE);
+      list.setRange(1000, 1010);
+      await settle(list);
+      expect(list.count()).toBe(1200);
+      server.setTotal(5000);
+      list.setRange(1180, 1199);
+      await settle(list);
+      expect(server.calls.map(how)).toEqual(['offset 0', `cursor ${PAGE_SIZE}`, `cursor ${2 * PAGE_SIZE}`]);
+      expect(list.newRows()).toBe(0);
+    });
   });
 });

@@ -15,8 +15,14 @@
  * whatever page they came from. The changes sit in an overlay over the pages, newest wins (an entry
  * older than its page's fetch is ignored). A status-filtered page that leaves the screen while the
  * step runs is marked stale (rows may have left or joined it) and fetched again if it comes back.
- * When the step ends, every page is marked stale and what is on screen is fetched once more, so the
- * list ends exact even where pushes cannot reach (see ARCHITECTURE.md).
+ *
+ * While the step runs, the list never fetches because its counts moved: its length is the count
+ * when its rows were loaded (or where a fetch found its end), and rows that joined since are only
+ * counted (`newRows`) until the user asks for them (`showNew`). So the requests follow what the user
+ * does (scrolling to pages not loaded, back to a stale filtered page, "show new", other filters),
+ * never the job rate and never a timer. When the step ends, every page is marked stale and what is
+ * on screen is fetched once more, so the list ends exact even where pushes cannot reach (see
+ * ../../live/ARCHITECTURE.md).
  */
 import type { JobStatusChangePayload } from '../../../../src/wire/live.js';
 import { listJobs, withStatusChange, type JobView } from '../../api/jobs.js';
@@ -27,8 +33,6 @@ import type { Status } from '../../status.js';
 export const PAGE_SIZE = 500;
 /** ~10,000 rows held at most. */
 const MAX_PAGES = 20;
-/** An incomplete last page (the list grew since) is fetched again at most this often while shown. */
-const TAIL_REFRESH_MS = 1000;
 const MAX_OVERLAY = 5000;
 
 interface Page {
@@ -56,24 +60,43 @@ export class PagedJobList {
   /** The last page, once a page came back without a next cursor. */
   private endPage: number | null = null;
   private readonly overlay = new Map<number, Override>();
-  private wanted = { from: 0, to: 0 };
+  /** Pages on screen (none until the list is shown). */
+  private wanted = { from: 0, to: -1 };
+  /** The rows the filter has now, from the step's live counts (null when unknown: a name search). */
   private expected: number | null = null;
+  /** Whether the step page said what the list holds (setExpected, with a count or null). */
+  private sized = false;
+  /** While the step runs: the length of the list as loaded (rows that joined since are not shown). */
+  private shown: number | null = null;
+  private running = true;
   private pumping = false;
   /** Identifies the current fetch loop; an aborted loop must not clear a newer loop's flag. */
   private loop = 0;
   private abort: AbortController | null = null;
-  private tailTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
+  /** leftRows() as of `version` (it walks the loaded rows; renders ask for it more often than pushes come). */
+  private leftCache = { version: -1, value: 0 };
   private readonly listeners = new Set<() => void>();
   error: unknown = null;
   /** Bumped on every change, for React's useSyncExternalStore. */
   version = 0;
   /** Requests sent so far (shown nowhere; the tests read it to check the list stays frugal). */
   requests = 0;
-  /** Whether the step still runs (set by the step page from the step's status). */
-  live = true;
 
   constructor(readonly query: ListQuery) {}
+
+  /** Whether the step still runs (set by the step page from the step's status). */
+  get live(): boolean {
+    return this.running;
+  }
+
+  set live(value: boolean) {
+    if (value === this.running) return;
+    // Running again (a retry): the list keeps the length it shows now, and counts what joins.
+    if (value) this.shown = this.count();
+    this.running = value;
+    this.changed();
+  }
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -83,7 +106,6 @@ export class PagedJobList {
   dispose(): void {
     this.disposed = true;
     this.abort?.abort();
-    if (this.tailTimer) clearTimeout(this.tailTimer);
     this.listeners.clear();
   }
 
@@ -92,16 +114,29 @@ export class PagedJobList {
     for (const l of this.listeners) l();
   }
 
-  /** Rows expected in the list (from the step's counts), or null when unknown (a text search). */
+  /**
+   * Rows the filter has now (from the step's live counts), or null when unknown (a name search).
+   * While the step runs this moves only `newRows`; once it ended, it is the list's length.
+   */
   setExpected(count: number | null): void {
-    if (count === this.expected) return;
+    if (count === this.expected && this.sized) return;
+    this.sized = true;
     this.expected = count;
+    if (this.shown === null || !this.running) this.shown = count;
+    this.changed();
     this.pump();
   }
 
-  /** Rows to show: the expected count, or, when unknown, what has loaded plus a page to reach for. */
+  /**
+   * Rows to show. Once the step ended: its count. While it runs: where a fetch found the list's end,
+   * else the count when the rows were loaded. A name search (no count): what has loaded plus a page
+   * to reach for.
+   */
   count(): number {
-    if (this.expected !== null) return this.expected;
+    if (this.expected !== null) {
+      if (!this.running) return this.expected;
+      return this.endIndex() ?? this.shown ?? this.expected;
+    }
     if (this.endPage !== null) {
       const last = this.pages.get(this.endPage);
       if (last) return this.endPage * PAGE_SIZE + last.rows.length;
@@ -111,7 +146,70 @@ export class PagedJobList {
     return loaded * PAGE_SIZE + (this.endPage === null ? PAGE_SIZE : 0);
   }
 
-  /** Whether the list is known to end before `count()` (the counts ran ahead of the pages). */
+  /**
+   * Rows the filter gained since the list was loaded (while the step runs), not shown until
+   * `showNew`. The rows the filter has now are those the list shows that still match, plus those
+   * that joined: joined = expected − (shown − left), where `left` counts the loaded rows that pushes
+   * moved out of a status filter. Rows that left unseen (off screen, never pushed) are not counted,
+   * so this errs low: "N new" never promises rows that are not there.
+   */
+  newRows(): number {
+    if (!this.running || this.expected === null) return 0;
+    return Math.max(0, this.expected - (this.count() - this.leftRows()));
+  }
+
+  /**
+   * Whether the list knows its size (the step's counts, or that there are none: a name search). The
+   * grid waits for it: before, the list would read a page that the counts may show is not needed.
+   */
+  isSized(): boolean {
+    return this.sized;
+  }
+
+  /** Whether the list counts rows that join it (`newRows`): while the step runs, unless searched by name. */
+  countsNew(): boolean {
+    return this.running && this.expected !== null;
+  }
+
+  /** Loaded rows (within `count()`) whose pushed status no longer matches the status filter. */
+  private leftRows(): number {
+    const statuses = this.query.statuses;
+    if (statuses.length === 0) return 0;
+    if (this.leftCache.version === this.version) return this.leftCache.value;
+    const limit = this.count();
+    let left = 0;
+    for (const [k, page] of this.pages) {
+      const base = k * PAGE_SIZE;
+      for (let i = 0; i < page.rows.length && base + i < limit; i++) {
+        const job = page.rows[i]!;
+        const o = this.overlay.get(job.id);
+        const status = o && o.receivedAt >= page.fetchedAt ? o.change.status : job.status;
+        if (!statuses.includes(status)) left++;
+      }
+    }
+    this.leftCache = { version: this.version, value: left };
+    return left;
+  }
+
+  /**
+   * Shows the rows counted by `newRows`: the list takes the current count and reads again what is
+   * on screen. A status-filtered list may have gained rows anywhere, so all its pages are stale; an
+   * unfiltered list only grew at its end, so only the page that held the end, and what follows.
+   */
+  showNew(): void {
+    if (this.expected === null) return;
+    if (this.query.statuses.length > 0) {
+      this.invalidate();
+      return;
+    }
+    const fromPage = Math.floor(this.count() / PAGE_SIZE);
+    this.shown = this.expected;
+    for (const [k, p] of this.pages) if (k >= fromPage) p.stale = true;
+    this.endPage = null;
+    this.restart();
+  }
+
+  /** Where the list is known to end (a page came back without a next cursor), or null. */
   endIndex(): number | null {
     if (this.endPage === null) return null;
     const last = this.pages.get(this.endPage);
@@ -209,10 +307,16 @@ export class PagedJobList {
     if (this.query.statuses.length > 0) this.cursors.clear();
     this.endPage = null;
     this.overlay.clear();
-    // A new loop: the request under way (if any) may predate what made the pages stale.
+    this.shown = this.expected;
+    this.restart();
+  }
+
+  /** A new fetch loop: the request under way (if any) may predate what made pages stale. */
+  private restart(): void {
     this.abort?.abort();
     this.pumping = false;
     this.loop++;
+    this.changed();
     this.pump();
   }
 
@@ -222,28 +326,15 @@ export class PagedJobList {
     return p.stale;
   }
 
-  /** The incomplete last page when the counts say more rows exist: fetch it again (throttled). */
-  private tailDue(k: number): boolean {
-    const p = this.pages.get(k);
-    if (!p || p.rows.length >= PAGE_SIZE || this.expected === null) return false;
-    if (k * PAGE_SIZE + p.rows.length >= this.expected) return false;
-    const wait = p.fetchedAt + TAIL_REFRESH_MS - Date.now();
-    if (wait <= 0) return true;
-    if (!this.tailTimer) {
-      this.tailTimer = setTimeout(() => {
-        this.tailTimer = null;
-        this.pump();
-      }, wait);
-    }
-    return false;
-  }
-
-  /** The next wanted page to request, or null when the rows on screen are all loaded. */
+  /**
+   * The next wanted page to request, or null when the rows on screen are all loaded. Only pages
+   * within `count()` rows: rows the counts gained while the step runs are not fetched by themselves.
+   */
   private nextFetch(): number | null {
     const { from, to } = this.wanted;
-    const limit = this.expected !== null ? Math.max(0, Math.ceil(this.expected / PAGE_SIZE) - 1) : Number.MAX_SAFE_INTEGER;
+    const limit = this.expected !== null ? Math.ceil(this.count() / PAGE_SIZE) - 1 : Number.MAX_SAFE_INTEGER;
     for (let k = from; k <= Math.min(to, limit); k++) {
-      if (this.needsFetch(k) || this.tailDue(k)) return k;
+      if (this.needsFetch(k)) return k;
     }
     return null;
   }
