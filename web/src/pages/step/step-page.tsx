@@ -130,25 +130,18 @@ export function StepPage({ runId, stepId }: { runId: number; stepId: number }) {
       <div className={`split${selected !== null ? ' split-open' : ''}`}>
         <div className="split-main">
           {list.error !== null && <ErrorBox error={list.error} onRetry={() => list.invalidate()} />}
-          <div className="wlist-head" aria-hidden="true">
-            <span className="w-id">Id</span>
-            <span className="w-name">Name</span>
-            <span className="w-status">Status</span>
-            <span className="w-attempt">Try</span>
-            <span className="w-time">Started</span>
-            <span className="w-dur">Duration</span>
-            <span className="w-error">Error</span>
-          </div>
-          {step &&
-            (expected === 0 ? (
-              <p className="empty muted" data-testid="worker-list-empty">
-                No {statuses.length > 0 ? statuses.map((s) => STATUS_STYLE[s].label.toLowerCase()).join(' or ') + ' ' : ''}
-                jobs
-                {q ? ` matching “${q}”` : ''}.
-              </p>
-            ) : (
-              <WorkerList list={list} topic={topic} selected={selected} onOpen={(id) => select(id)} onClose={() => select(null)} now={now} />
-            ))}
+          {step && (
+            <WorkerList
+              list={list}
+              topic={topic}
+              selected={selected}
+              onOpen={(id) => select(id)}
+              onClose={() => select(null)}
+              now={now}
+              noun={`${statuses.map((s) => STATUS_STYLE[s].label.toLowerCase()).join(' or ')}${statuses.length > 0 ? ' ' : ''}jobs`}
+              emptySuffix={q ? ` matching “${q}”` : ''}
+            />
+          )}
         </div>
         {selected !== null && <JobDetail key={selected} jobId={selected} stepId={stepId} onClose={() => select(null)} />}
       </div>

@@ -9,12 +9,17 @@
  * being recycled as they scroll). Arrow keys, Page Up/Down and Home/End move the active row and
  * scroll it into view; Enter opens its job's details, Escape closes them. A click makes the row
  * active and opens it.
+ *
+ * While the step runs, a bar above the list counts the jobs that joined it since it loaded ("12 new
+ * failed jobs — show"); they are fetched only when the user asks (see paged-list.ts). The grid is
+ * keyed by its list: other filters or another search start a new grid at the top, rows rendered,
+ * never an old scroll offset over a shorter list.
  */
 import { elementScroll, observeElementOffset, useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useId, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react';
 import type { JobView } from '../../api/jobs.js';
 import { StatusBadge } from '../../components/status-badge.js';
-import { elapsed, formatDuration, formatTime } from '../../format.js';
+import { elapsed, formatCount, formatDuration, formatTime } from '../../format.js';
 import { live } from '../../live/socket.js';
 import type { PagedJobList } from './paged-list.js';
 
@@ -29,14 +34,73 @@ export interface WorkerListProps {
   onOpen: (id: number) => void;
   onClose: () => void;
   now: number;
+  /** What the list holds, for people: "failed jobs", "jobs" (in "No failed jobs", "12 new failed jobs"). */
+  noun: string;
+  /** After the noun when the list is empty: ` matching “x”`. */
+  emptySuffix?: string;
 }
 
-export function WorkerList(props: WorkerListProps) {
-  const { list, topic, selected, onOpen, onClose, now } = props;
+/** Re-renders on every change of the list. */
+function useList(list: PagedJobList): void {
   useSyncExternalStore(
     (cb) => list.subscribe(cb),
     () => list.version,
   );
+}
+
+/** The column heads, the "new" bar while the step runs, and the grid (or what says it is empty). */
+export function WorkerList(props: WorkerListProps) {
+  const { list, noun, emptySuffix = '' } = props;
+  useList(list);
+  const count = list.count();
+  const fresh = list.newRows();
+  const key = `${list.query.stepId}|${list.query.statuses.join(',')}|${list.query.q}`;
+  if (!list.isSized()) return null;
+  return (
+    <>
+      {list.countsNew() && (
+        <div className="wlist-bar" data-testid="new-rows-bar">
+          {/* One button whether or not there is something to show (aria-disabled, not removed), so
+              keyboard focus stays on it after "show" and comes back to life when more jobs join. */}
+          <button
+            type="button"
+            className="link-button new-rows"
+            aria-disabled={fresh === 0}
+            onClick={() => fresh > 0 && list.showNew()}
+            data-testid="show-new"
+            data-new={fresh}
+          >
+            {fresh > 0
+              ? `${formatCount(fresh)} new ${fresh === 1 ? noun.replace(/s$/, '') : noun} — show`
+              : `No new ${noun} since the list loaded`}
+          </button>
+        </div>
+      )}
+      <div className="wlist-head" aria-hidden="true">
+        <span className="w-id">Id</span>
+        <span className="w-name">Name</span>
+        <span className="w-status">Status</span>
+        <span className="w-attempt">Try</span>
+        <span className="w-time">Started</span>
+        <span className="w-dur">Duration</span>
+        <span className="w-error">Error</span>
+      </div>
+      {count === 0 ? (
+        <p className="empty muted" data-testid="worker-list-empty">
+          No {noun}
+          {emptySuffix}
+          {fresh > 0 ? ' in the list yet' : ''}.
+        </p>
+      ) : (
+        <WorkerGrid key={key} {...props} />
+      )}
+    </>
+  );
+}
+
+function WorkerGrid(props: WorkerListProps) {
+  const { list, topic, selected, onOpen, onClose, now } = props;
+  useList(list);
   const parent = useRef<HTMLDivElement>(null);
   const idBase = useId();
   const count = list.count();
@@ -80,9 +144,8 @@ export function WorkerList(props: WorkerListProps) {
     live.setView(topic, ids);
   }, [topic, ids]);
 
-  // The active row (keyboard cursor), by index; a new list (other filters) starts without one.
+  // The active row (keyboard cursor), by index; a new list (other filters) is a new grid, without one.
   const [active, setActive] = useState<number | null>(null);
-  useEffect(() => setActive(null), [list]);
   const activeShown = active !== null && active < count && items.some((i) => i.index === active);
 
   /** Scrolls the least needed to show row `index` whole (rounding so scaling never clips it). */
