@@ -4,6 +4,7 @@ import { isAbort } from '../../api/http.js';
 import { ErrorBox } from '../../components/error-box.js';
 import { formatTime } from '../../format.js';
 import { href } from '../../router.js';
+import { formatStages } from './stages.js';
 
 export function DefinitionsPage() {
   const [defs, setDefs] = useState<DefinitionView[] | null>(null);
@@ -58,8 +59,13 @@ export function DefinitionsPage() {
                 </span>
                 {d.description && <span className="small">{d.description}</span>}
               </span>
-              <span role="cell" className="small">
-                {d.steps.map((s) => s.name).join(' → ') || '—'}
+              <span
+                role="cell"
+                className="small def-stages"
+                title={d.steps.map((s) => `${s.name}: ${s.type}`).join('\n')}
+                data-testid="def-stages"
+              >
+                {formatStages(d.steps) || '—'}
               </span>
               <span role="cell" className="small num">
                 {d.schedule ? `${d.schedule}${d.enabled ? '' : ' (off)'}` : '—'}
