@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireCounts } from '../src/wire/api.js';
 import { countsText, execute, getJob, saveDefinition, stepsOf, waitForJob, waitForRunEnd, workerIds } from './helpers/api.js';
 import { launchBrowser, openPage, screenshot, type WatchedPage } from './helpers/browser.js';
-import { badgeOf, confirmAction, recordStatuses, seenStatuses, textOf, waitForBadge, waitForText } from './helpers/page.js';
+import { badgeOf, collectWorkerRows, confirmAction, recordStatuses, seenStatuses, textOf, waitForBadge, waitForText } from './helpers/page.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -346,28 +346,8 @@ describe('the queue page', () => {
         },
       );
       // Scroll through the whole filtered list, collecting what it shows.
-      const shown = new Map<number, string>();
+      const shown = await collectWorkerRows(w.page, 100);
       const list = w.page.getByTestId('worker-list');
-      for (let guard = 0; guard < 100; guard++) {
-        await w.page.waitForFunction(
-          () =>
-            [...document.querySelectorAll('[data-testid="worker-list"] [role="row"]')].every((r) => r.querySelector('[data-testid="worker-row"]')),
-          null,
-          { polling: 50, timeout: 10_000 },
-        );
-        const rows = await w.page.evaluate(() =>
-          [...document.querySelectorAll('[data-testid="worker-row"]')].map(
-            (r) => [Number(r.getAttribute('data-job-id')), r.getAttribute('data-status') ?? ''] as const,
-          ),
-        );
-        for (const [id, status] of rows) shown.set(id, status);
-        const atEnd = await list.evaluate((el) => {
-          const end = el.scrollTop + el.clientHeight >= el.scrollHeight - 1;
-          el.scrollTop += el.clientHeight * 0.8;
-          return end;
-        });
-        if (atEnd) break;
-      }
       expect([...shown.keys()].sort((a, b) => a - b)).toEqual([...failedIds].sort((a, b) => a - b));
       expect(new Set(shown.values())).toEqual(new Set(['failed']));
       await list.evaluate((el) => {

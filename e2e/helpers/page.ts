@@ -68,3 +68,30 @@ export async function confirmAction(page: Page, testId: string): Promise<string>
   await page.locator('dialog[open] [data-testid="dialog-close"]').click();
   return text;
 }
+
+/**
+ * Scrolls the worker list from where it is to its end, 80 % of a screen at a time, and returns each
+ * job it showed with the status shown (waiting at each stop until every row on screen has its job).
+ */
+export async function collectWorkerRows(page: Page, maxStops = 1000): Promise<Map<number, string>> {
+  const shown = new Map<number, string>();
+  const list = page.getByTestId('worker-list');
+  for (let stop = 0; stop < maxStops; stop++) {
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="worker-list"] [role="row"]')].every((r) => r.querySelector('[data-testid="worker-row"]')),
+      null,
+      { polling: 50, timeout: 10_000 },
+    );
+    const rows = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="worker-row"]')].map((r) => [Number(r.getAttribute('data-job-id')), r.getAttribute('data-status') ?? ''] as const),
+    );
+    for (const [id, status] of rows) shown.set(id, status);
+    const atEnd = await list.evaluate((el) => {
+      const end = el.scrollTop + el.clientHeight >= el.scrollHeight - 1;
+      el.scrollTop += el.clientHeight * 0.8;
+      return end;
+    });
+    if (atEnd) return shown;
+  }
+  throw new Error(`the worker list did not end within ${maxStops} screens`);
+}
