@@ -22,7 +22,9 @@ const port = (app.server.address() as { port: number }).port;
 let events = 0;
 engine.bus.on('job_status_change', () => (events += 1));
 try {
-  const run = await engine.startRun({ definition: { source: `id = "live"\nname = "Live"\n[step.s]\ntype = "synthetic"\ncount = ${JOBS}\n` } });
+  const run = await engine.startRun({
+    definition: { source: `id = "live"\nname = "Live"\n[step.s]\ntype = "synthetic"\ncount = ${JOBS}\n` },
+  });
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
   const messages: ServerMessage[] = [];
   let frames = 0;
@@ -50,9 +52,15 @@ try {
   await new Promise((r) => setTimeout(r, 600)); // the last tick
   const s = (performance.now() - t0) / 1000;
   ws.terminate();
-  console.log(`${JOBS.toLocaleString('en-US')} jobs in ${s.toFixed(1)} s: the engine made ${Math.round(events / s).toLocaleString('en-US')} job events/s;`);
-  console.log(`one client watching the run and 30 rows of its worker list got ${Math.round(messages.length / s)} messages/s in ${Math.round(frames / s)} frames/s`);
-  console.log(`(${messages.length} messages for ${events.toLocaleString('en-US')} events: ${(events / Math.max(1, messages.length)).toFixed(0)}× fewer)`);
+  console.log(
+    `${JOBS.toLocaleString('en-US')} jobs in ${s.toFixed(1)} s: the engine made ${Math.round(events / s).toLocaleString('en-US')} job events/s;`,
+  );
+  console.log(
+    `one client watching the run and 30 rows of its worker list got ${Math.round(messages.length / s)} messages/s in ${Math.round(frames / s)} frames/s`,
+  );
+  console.log(
+    `(${messages.length} messages for ${events.toLocaleString('en-US')} events: ${(events / Math.max(1, messages.length)).toFixed(0)}× fewer)`,
+  );
 } finally {
   await app.close();
   await engine.stop();

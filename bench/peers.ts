@@ -43,7 +43,11 @@ export async function bullmq(params: { redisPort: number; jobs: number; concurre
   try {
     for (let i = 0; i < params.jobs; i += 1000) {
       await queue.addBulk(
-        Array.from({ length: Math.min(1000, params.jobs - i) }, (_, k) => ({ name: 'noop', data: { i: i + k }, opts: { removeOnComplete: true } })),
+        Array.from({ length: Math.min(1000, params.jobs - i) }, (_, k) => ({
+          name: 'noop',
+          data: { i: i + k },
+          opts: { removeOnComplete: true },
+        })),
       );
     }
     let done = 0;
@@ -83,7 +87,9 @@ export async function graphile(params: { pgUrl: string; jobs: number; concurrenc
     const utils = await makeWorkerUtils({ pgPool, logger });
     await utils.migrate();
     for (let i = 0; i < params.jobs; i += 1000) {
-      await utils.addJobs(Array.from({ length: Math.min(1000, params.jobs - i) }, (_, k) => ({ identifier: 'noop', payload: { i: i + k } })));
+      await utils.addJobs(
+        Array.from({ length: Math.min(1000, params.jobs - i) }, (_, k) => ({ identifier: 'noop', payload: { i: i + k } })),
+      );
     }
     await utils.release();
     let done = 0;

@@ -82,7 +82,11 @@ async function enqueue(url: string, jobs: number): Promise<{ managerId: number; 
         stepId,
         parentId: stepId,
         token: step.leaseToken,
-        jobs: Array.from({ length: n }, (_, k) => ({ key: String(i + k), name: `noop #${i + k}`, payload: { path: String(i + k), gen: 0 } })),
+        jobs: Array.from({ length: n }, (_, k) => ({
+          key: String(i + k),
+          name: `noop #${i + k}`,
+          payload: { path: String(i + k), gen: 0 },
+        })),
         seq: i,
       });
     }
@@ -142,7 +146,11 @@ export async function oneProcess(jobs: number, concurrency: number): Promise<{ j
   });
 }
 
-export async function workerProcesses(jobs: number, processes: number, concurrencyEach: number): Promise<{ jobsPerSec: number; ms: number }> {
+export async function workerProcesses(
+  jobs: number,
+  processes: number,
+  concurrencyEach: number,
+): Promise<{ jobsPerSec: number; ms: number }> {
   return withDatabase(async (url) => {
     const { managerId } = await enqueue(url, jobs);
     const children: ChildProcess[] = [];

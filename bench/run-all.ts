@@ -30,7 +30,11 @@ async function startRedis(): Promise<{ port: number; stop: () => void } | null> 
   if (!existsSync('/usr/bin/redis-server')) return null;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'stepq-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100; i++) {
     try {
       execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
@@ -46,10 +50,21 @@ async function startRedis(): Promise<{ port: number; stop: () => void } | null> 
 function startPostgres(): { url: string; stop: () => void } | null {
   if (process.env.STEPQ_TEST_PG_URL) return { url: process.env.STEPQ_TEST_PG_URL, stop: () => undefined };
   try {
-    const out = execFileSync('bash', ['scripts/pg-test-server.sh', 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, STEPQ_PG_STATE: '/tmp/stepq-pg-bench.env' } });
+    const out = execFileSync('bash', ['scripts/pg-test-server.sh', 'start'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, STEPQ_PG_STATE: '/tmp/stepq-pg-bench.env' },
+    });
     const url = /STEPQ_TEST_PG_URL=(\S+)/.exec(out)?.[1];
     if (!url) return null;
-    return { url, stop: () => execFileSync('bash', ['scripts/pg-test-server.sh', 'stop'], { stdio: 'ignore', env: { ...process.env, STEPQ_PG_STATE: '/tmp/stepq-pg-bench.env' } }) };
+    return {
+      url,
+      stop: () =>
+        execFileSync('bash', ['scripts/pg-test-server.sh', 'stop'], {
+          stdio: 'ignore',
+          env: { ...process.env, STEPQ_PG_STATE: '/tmp/stepq-pg-bench.env' },
+        }),
+    };
   } catch {
     return null;
   }
@@ -68,7 +83,9 @@ async function measure(name: string, fn: () => Promise<Figure>): Promise<{ name:
 
 const redis = await startRedis();
 const postgres = startPostgres();
-console.error(`stepq benchmark: ${JOBS} no-op jobs, concurrency ${CONCURRENCY}; redis ${redis ? 'yes' : 'missing'}, postgres ${postgres ? 'yes' : 'missing'}`);
+console.error(
+  `stepq benchmark: ${JOBS} no-op jobs, concurrency ${CONCURRENCY}; redis ${redis ? 'yes' : 'missing'}, postgres ${postgres ? 'yes' : 'missing'}`,
+);
 const rows: Array<{ name: string; figure: Figure | null; note?: string }> = [];
 try {
   rows.push(await measure('stepq, SQLite (embedded)', () => stepqThroughput({ jobs: JOBS, concurrency: CONCURRENCY })));
@@ -86,9 +103,19 @@ try {
   }
   if (redis) rows.push(await measure('BullMQ 6 + Redis', () => bullmq({ redisPort: redis.port, jobs: JOBS, concurrency: CONCURRENCY })));
   if (postgres) {
-    rows.push(await measure('Graphile Worker 0.17, defaults', () => graphile({ pgUrl: postgres.url, jobs: JOBS, concurrency: CONCURRENCY, tuned: false })));
-    rows.push(await measure('Graphile Worker 0.17, localQueue 500', () => graphile({ pgUrl: postgres.url, jobs: JOBS, concurrency: CONCURRENCY, tuned: true })));
-    rows.push(await measure('pg-boss 10, 4 workers x batch 1000', () => pgBoss({ pgUrl: postgres.url, jobs: JOBS, workers: 4, batch: 1000 })));
+    rows.push(
+      await measure('Graphile Worker 0.17, defaults', () =>
+        graphile({ pgUrl: postgres.url, jobs: JOBS, concurrency: CONCURRENCY, tuned: false }),
+      ),
+    );
+    rows.push(
+      await measure('Graphile Worker 0.17, localQueue 500', () =>
+        graphile({ pgUrl: postgres.url, jobs: JOBS, concurrency: CONCURRENCY, tuned: true }),
+      ),
+    );
+    rows.push(
+      await measure('pg-boss 10, 4 workers x batch 1000', () => pgBoss({ pgUrl: postgres.url, jobs: JOBS, workers: 4, batch: 1000 })),
+    );
   }
 } finally {
   redis?.stop();

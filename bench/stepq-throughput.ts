@@ -23,7 +23,9 @@ export async function stepqThroughput(params: {
     logger: pino({ level: 'silent' }),
   });
   try {
-    const source = ['id = "bench"', 'name = "bench"', '[step.noop]', 'type = "synthetic"', `count = ${params.jobs}`, 'retries = 1'].join('\n');
+    const source = ['id = "bench"', 'name = "bench"', '[step.noop]', 'type = "synthetic"', `count = ${params.jobs}`, 'retries = 1'].join(
+      '\n',
+    );
     // Plan first, then time only the processing, like the peers' figures (jobs queued, then drained).
     const started = await engine.startRun({ definition: { source } });
     engine.start();
@@ -40,10 +42,15 @@ export async function stepqThroughput(params: {
     const outcome = await engine.waitForRun(started.managerId, { pollMs: 50 });
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    if (outcome.manager.counts.completed !== params.jobs) throw new Error(`expected ${params.jobs} completed, got ${JSON.stringify(outcome.manager.counts)}`);
+    if (outcome.manager.counts.completed !== params.jobs)
+      throw new Error(`expected ${params.jobs} completed, got ${JSON.stringify(outcome.manager.counts)}`);
     // CPU per job is steadier than wall time on a shared machine (another process's load moves the
     // second, not the first).
-    return { jobsPerSec: Math.round((params.jobs / ms) * 1000), ms: Math.round(ms), cpuUsPerJob: Math.round((cpu.user + cpu.system) / params.jobs) };
+    return {
+      jobsPerSec: Math.round((params.jobs / ms) * 1000),
+      ms: Math.round(ms),
+      cpuUsPerJob: Math.round((cpu.user + cpu.system) / params.jobs),
+    };
   } finally {
     await engine.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -54,5 +61,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const jobs = Number(process.argv[2] ?? 20_000);
   const concurrency = Number(process.argv[3] ?? 50);
   const r = await stepqThroughput({ jobs, concurrency });
-  console.log(`stepq (SQLite, 1 process): ${jobs} no-op jobs, concurrency ${concurrency}: ${r.jobsPerSec} jobs/s (${r.ms} ms, ${r.cpuUsPerJob} µs CPU per job)`);
+  console.log(
+    `stepq (SQLite, 1 process): ${jobs} no-op jobs, concurrency ${concurrency}: ${r.jobsPerSec} jobs/s (${r.ms} ms, ${r.cpuUsPerJob} µs CPU per job)`,
+  );
 }

@@ -12,7 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireCounts } from '../src/wire/api.js';
 import { countsText, execute, getJob, saveDefinition, stepsOf, waitForJob, waitForRunEnd, workerIds } from './helpers/api.js';
 import { launchBrowser, openPage, screenshot, type WatchedPage } from './helpers/browser.js';
-import { badgeOf, collectWorkerRows, confirmAction, recordStatuses, seenStatuses, textOf, waitForBadge, waitForText } from './helpers/page.js';
+import {
+  badgeOf,
+  collectWorkerRows,
+  confirmAction,
+  recordStatuses,
+  seenStatuses,
+  textOf,
+  waitForBadge,
+  waitForText,
+} from './helpers/page.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -79,7 +88,8 @@ async function jumpTo(w: WatchedPage, fraction: number): Promise<Jump> {
       const first = Math.floor((el.scrollTop * scale) / 36);
       const rows = [...el.querySelectorAll('[role="row"]')];
       const ready =
-        rows.some((r) => r.getAttribute('aria-rowindex') === String(first + 1)) && rows.every((r) => r.querySelector('[data-testid="worker-row"]'));
+        rows.some((r) => r.getAttribute('aria-rowindex') === String(first + 1)) &&
+        rows.every((r) => r.querySelector('[data-testid="worker-row"]'));
       return ready ? { first } : null;
     },
     null,
@@ -124,10 +134,14 @@ async function watchLoadRun(n: number, shot?: string): Promise<RunWatch> {
     await w.page.locator(stepCounts(stepId)).waitFor();
     await recordStatuses(w.page, stepCard(stepId));
     if (shot) {
-      await w.page.waitForFunction((sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''), stepCounts(stepId), {
-        polling: 50,
-        timeout: 30_000,
-      });
+      await w.page.waitForFunction(
+        (sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''),
+        stepCounts(stepId),
+        {
+          polling: 50,
+          timeout: 30_000,
+        },
+      );
       await screenshot(w.page, shot);
     }
     await waitForText(w.page, stepCounts(stepId), `0 pending, 0 running, ${fmt(n)} completed, 0 failed`, 60_000);
@@ -175,9 +189,13 @@ describe('the queue page', () => {
       await w.page.goto(`${server.url}/#/runs/${big.runId}/steps/${big.stepId}`);
       const list = w.page.getByTestId('worker-list');
       await list.waitFor();
-      await w.page.waitForFunction(() => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === '10000', null, {
-        timeout: 10_000,
-      });
+      await w.page.waitForFunction(
+        () => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === '10000',
+        null,
+        {
+          timeout: 10_000,
+        },
+      );
       const rendered: number[] = [];
       const perJump: number[] = [];
       for (const at of [0, 0.5, 0.25, 0.75, 1, 0.5]) {
@@ -202,44 +220,51 @@ describe('the queue page', () => {
     });
   }, 60_000);
 
-  it(`jumps anywhere in a ${fmt(HUGE_ROWS)}-job list of a running step in one or two requests`, async () => {
-    await saveDefinition(server, `id = "huge"\nname = "Huge"\n\n[step.work]\ntype = "synthetic"\ncount = ${HUGE_ROWS}\nduration_ms = 3600000\n`);
-    const runId = await execute(server, 'huge');
-    const [step] = await stepsOf(server, runId);
-    try {
-      // The fan-out is written in batches (~30,000 jobs/s here); the list is read once it is whole.
-      await waitForJob(server, step!.id, (j) => j.progress?.counts.total === HUGE_ROWS, HUGE_ROWS / 5);
-      await withPage(async (w) => {
-        await w.page.goto(`${server.url}/#/runs/${runId}/steps/${step!.id}`);
-        await w.page.waitForFunction(
-          (n) => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === String(n),
-          HUGE_ROWS,
-          { timeout: 10_000 },
-        );
-        const report: string[] = [];
-        let jumped = 0;
-        for (const at of [0, 0.5, 0.25, 1, 0.75]) {
-          const jump = await jumpTo(w, at);
-          expect(jump.wrong, `at ${at * 100} %`).toEqual([]);
-          expect(jump.requests, `at ${at * 100} %`).toBeLessThanOrEqual(2);
-          if (jump.requests > 0) jumped++;
-          report.push(`${at * 100} %: row ${fmt(jump.top)}, ${jump.requests} request(s), ${jump.ms} ms`);
-        }
-        console.log(`jumps in a ${fmt(HUGE_ROWS)}-job list: ${report.join('; ')}`);
-        await screenshot(w.page, 'worker-list-jump');
-        // Each jump read the page it landed on by row number (and the next by its cursor); the
-        // running step's pushes cost nothing.
-        const byOffset = w.apiRequests.filter((r) => new URL(r.url()).searchParams.has('offset'));
-        expect(byOffset).toHaveLength(jumped);
-        expect(w.errors).toEqual([]);
-      });
-    } finally {
-      // Frees the workers for the tests after this one. The step, not the run: cancelling a run
-      // with more than ~120,000 unfinished jobs fails on the server (see the report of this test).
-      await server.api('POST', `/api/jobs/${step!.id}/cancel`, {});
-      await waitForRunEnd(server, runId, HUGE_ROWS / 5);
-    }
-  }, 60_000 + HUGE_ROWS / 2);
+  it(
+    `jumps anywhere in a ${fmt(HUGE_ROWS)}-job list of a running step in one or two requests`,
+    async () => {
+      await saveDefinition(
+        server,
+        `id = "huge"\nname = "Huge"\n\n[step.work]\ntype = "synthetic"\ncount = ${HUGE_ROWS}\nduration_ms = 3600000\n`,
+      );
+      const runId = await execute(server, 'huge');
+      const [step] = await stepsOf(server, runId);
+      try {
+        // The fan-out is written in batches (~30,000 jobs/s here); the list is read once it is whole.
+        await waitForJob(server, step!.id, (j) => j.progress?.counts.total === HUGE_ROWS, HUGE_ROWS / 5);
+        await withPage(async (w) => {
+          await w.page.goto(`${server.url}/#/runs/${runId}/steps/${step!.id}`);
+          await w.page.waitForFunction(
+            (n) => document.querySelector('[data-testid="worker-list"]')?.getAttribute('data-count') === String(n),
+            HUGE_ROWS,
+            { timeout: 10_000 },
+          );
+          const report: string[] = [];
+          let jumped = 0;
+          for (const at of [0, 0.5, 0.25, 1, 0.75]) {
+            const jump = await jumpTo(w, at);
+            expect(jump.wrong, `at ${at * 100} %`).toEqual([]);
+            expect(jump.requests, `at ${at * 100} %`).toBeLessThanOrEqual(2);
+            if (jump.requests > 0) jumped++;
+            report.push(`${at * 100} %: row ${fmt(jump.top)}, ${jump.requests} request(s), ${jump.ms} ms`);
+          }
+          console.log(`jumps in a ${fmt(HUGE_ROWS)}-job list: ${report.join('; ')}`);
+          await screenshot(w.page, 'worker-list-jump');
+          // Each jump read the page it landed on by row number (and the next by its cursor); the
+          // running step's pushes cost nothing.
+          const byOffset = w.apiRequests.filter((r) => new URL(r.url()).searchParams.has('offset'));
+          expect(byOffset).toHaveLength(jumped);
+          expect(w.errors).toEqual([]);
+        });
+      } finally {
+        // Frees the workers for the tests after this one. The step, not the run: cancelling a run
+        // with more than ~120,000 unfinished jobs fails on the server (see the report of this test).
+        await server.api('POST', `/api/jobs/${step!.id}/cancel`, {});
+        await waitForRunEnd(server, runId, HUGE_ROWS / 5);
+      }
+    },
+    60_000 + HUGE_ROWS / 2,
+  );
 
   it('moves through the worker list with the keyboard and opens a job with Enter', async () => {
     expect(big).toBeDefined();
@@ -257,7 +282,10 @@ describe('the queue page', () => {
             const grid = document.querySelector('[data-testid="worker-list"]')!;
             const cell = document.getElementById(grid.getAttribute('aria-activedescendant') ?? '');
             const row = cell?.closest('[role="row"]');
-            return !!cell?.getAttribute('data-job-id') && Number(row?.getAttribute('aria-rowindex')) - 1 === Number(grid.getAttribute('data-active'));
+            return (
+              !!cell?.getAttribute('data-job-id') &&
+              Number(row?.getAttribute('aria-rowindex')) - 1 === Number(grid.getAttribute('data-active'))
+            );
           },
           null,
           { polling: 20, timeout: 10_000 },
@@ -411,10 +439,14 @@ describe('the queue page', () => {
     const [crawl, after] = await stepsOf(server, runId);
     await withPage(async (w) => {
       await w.page.goto(`${server.url}/#/runs/${runId}`);
-      await w.page.waitForFunction((sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''), stepCounts(crawl!.id), {
-        polling: 50,
-        timeout: 30_000,
-      });
+      await w.page.waitForFunction(
+        (sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''),
+        stepCounts(crawl!.id),
+        {
+          polling: 50,
+          timeout: 30_000,
+        },
+      );
       const outcome = await confirmAction(w.page, `cancel-${runId}`);
       const m = /^([\d,]+) jobs cancelled\.$/.exec(outcome);
       expect(m, outcome).not.toBeNull();
@@ -520,7 +552,9 @@ describe('the queue page', () => {
         issues: Array<{ line?: number }>;
       }>('POST', '/api/job-definitions/validate', INVALID_DEFINITION, 'application/toml');
       expect(validation.valid).toBe(false);
-      const expectedLines = [...new Set(validation.issues.map((i) => i.line).filter((l): l is number => l !== undefined))].sort((a, b) => a - b);
+      const expectedLines = [...new Set(validation.issues.map((i) => i.line).filter((l): l is number => l !== undefined))].sort(
+        (a, b) => a - b,
+      );
       expect(expectedLines.length).toBeGreaterThan(0);
       expect(issueLines).toEqual(expectedLines);
       await screenshot(w.page, 'definition-issues', true);
@@ -601,7 +635,10 @@ describe('the queue page', () => {
       expect(await w.page.getByTestId(`run-row-${other}`).count()).toBe(0);
       expect(w.apiRequests.slice(initial).map((r) => r.url())).toEqual([]);
       // What the server lists under the same filters, in the same order.
-      const listed = await server.api<{ data: Array<{ id: number }> }>('GET', '/api/jobs?parent_id=root&status=completed&definition_id=tick&q=TICK&order=desc&limit=50');
+      const listed = await server.api<{ data: Array<{ id: number }> }>(
+        'GET',
+        '/api/jobs?parent_id=root&status=completed&definition_id=tick&q=TICK&order=desc&limit=50',
+      );
       expect(await firstRunRows(w, listed.data.length)).toEqual(listed.data.map((r) => r.id));
       expect(w.errors).toEqual([]);
     });
@@ -666,7 +703,10 @@ describe('the queue page', () => {
   it('shows each view at 1280×800 and in a narrow window', async () => {
     const chatty = join(server.dir, 'chatty.mjs');
     writeFileSync(chatty, CHATTY_MODULE);
-    await saveDefinition(server, `id = "chatty"\nname = "Chatty crawl"\n\n[step.fetch]\ntype = "script"\nmodule = ${JSON.stringify(chatty)}\n`);
+    await saveDefinition(
+      server,
+      `id = "chatty"\nname = "Chatty crawl"\n\n[step.fetch]\ntype = "script"\nmodule = ${JSON.stringify(chatty)}\n`,
+    );
     const runId = await execute(server, 'chatty');
     await waitForRunEnd(server, runId);
     const [step] = await stepsOf(server, runId);
@@ -714,9 +754,13 @@ describe('the queue page', () => {
         w.page.on('websocket', (ws) => sockets.push(ws.url()));
         await w.page.goto(`${secured.url}/?token=s3cret-token#/runs/${runId}`);
         await w.page.getByTestId('run-head').waitFor();
-        await w.page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'connected', null, {
-          timeout: 10_000,
-        });
+        await w.page.waitForFunction(
+          () => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'connected',
+          null,
+          {
+            timeout: 10_000,
+          },
+        );
         expect(w.page.url()).toBe(`${secured.url}/#/runs/${runId}`);
         expect(await w.page.evaluate(() => sessionStorage.getItem('stepq.token'))).toBe('s3cret-token');
         for (const r of w.apiRequests) expect(await r.headerValue('authorization')).toBe('Bearer s3cret-token');
@@ -746,22 +790,34 @@ describe('the queue page', () => {
     const [step] = await stepsOf(server, runId);
     await withPage(async (w) => {
       await w.page.goto(`${server.url}/#/runs/${runId}`);
-      await w.page.waitForFunction((sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''), stepCounts(step!.id), {
-        polling: 50,
-        timeout: 30_000,
-      });
+      await w.page.waitForFunction(
+        (sel) => /[1-9][\d,]* completed/.test(document.querySelector(sel)?.textContent ?? ''),
+        stepCounts(step!.id),
+        {
+          polling: 50,
+          timeout: 30_000,
+        },
+      );
       expect(await w.page.getByTestId('connection').getAttribute('data-state')).toBe('connected');
       await server.stop();
-      await w.page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') !== 'connected', null, {
-        polling: 50,
-        timeout: 10_000,
-      });
+      await w.page.waitForFunction(
+        () => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') !== 'connected',
+        null,
+        {
+          polling: 50,
+          timeout: 10_000,
+        },
+      );
       const before = w.apiRequests.length;
       await server.start();
-      await w.page.waitForFunction(() => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'connected', null, {
-        polling: 100,
-        timeout: 20_000,
-      });
+      await w.page.waitForFunction(
+        () => document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') === 'connected',
+        null,
+        {
+          polling: 100,
+          timeout: 20_000,
+        },
+      );
       const run = await waitForRunEnd(server, runId, 60_000);
       expect(run.status).toBe('completed');
       const final = (await getJob(server, step!.id)).progress!.counts;

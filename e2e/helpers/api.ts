@@ -37,7 +37,12 @@ export async function workerIds(server: TestServer, stepId: number, statuses: st
 export const TERMINAL = ['completed', 'failed', 'cancelled'];
 
 /** Polls the job until `done` says so (every 100 ms, at most `timeoutMs`). */
-export async function waitForJob(server: TestServer, id: number, done: (j: WireJobDetail) => boolean, timeoutMs = 30_000): Promise<WireJobDetail> {
+export async function waitForJob(
+  server: TestServer,
+  id: number,
+  done: (j: WireJobDetail) => boolean,
+  timeoutMs = 30_000,
+): Promise<WireJobDetail> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const job = await getJob(server, id);

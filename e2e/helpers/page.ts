@@ -14,7 +14,7 @@ export async function waitForText(page: Page, selector: string, text: string, ti
     });
   } catch (err) {
     const shown = await page.evaluate((sel) => document.querySelector(sel)?.textContent ?? '(no element)', selector);
-    throw new Error(`${selector}: expected "${text}", page shows "${shown}" (${(err as Error).message.split("\n")[0]})`, { cause: err });
+    throw new Error(`${selector}: expected "${text}", page shows "${shown}" (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
 }
 
@@ -78,12 +78,17 @@ export async function collectWorkerRows(page: Page, maxStops = 1000): Promise<Ma
   const list = page.getByTestId('worker-list');
   for (let stop = 0; stop < maxStops; stop++) {
     await page.waitForFunction(
-      () => [...document.querySelectorAll('[data-testid="worker-list"] [role="row"]')].every((r) => r.querySelector('[data-testid="worker-row"]')),
+      () =>
+        [...document.querySelectorAll('[data-testid="worker-list"] [role="row"]')].every((r) =>
+          r.querySelector('[data-testid="worker-row"]'),
+        ),
       null,
       { polling: 50, timeout: 10_000 },
     );
     const rows = await page.evaluate(() =>
-      [...document.querySelectorAll('[data-testid="worker-row"]')].map((r) => [Number(r.getAttribute('data-job-id')), r.getAttribute('data-status') ?? ''] as const),
+      [...document.querySelectorAll('[data-testid="worker-row"]')].map(
+        (r) => [Number(r.getAttribute('data-job-id')), r.getAttribute('data-status') ?? ''] as const,
+      ),
     );
     for (const [id, status] of rows) shown.set(id, status);
     const atEnd = await list.evaluate((el) => {

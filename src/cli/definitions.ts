@@ -12,7 +12,13 @@ export async function definitionsList(opts: StoreOption, io: Io): Promise<number
   return withEngine(opts, io, async (engine) => {
     const defs = await engine.listDefinitions();
     if (opts.json) {
-      io.out.write(`${JSON.stringify(defs.map(({ definition, ...d }) => ({ ...d, steps: definition?.steps.map((s) => s.name) ?? [] })), null, 2)}\n`);
+      io.out.write(
+        `${JSON.stringify(
+          defs.map(({ definition, ...d }) => ({ ...d, steps: definition?.steps.map((s) => s.name) ?? [] })),
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     if (defs.length === 0) io.err.write('No definitions stored. Add one with `stepq definitions add FILE`.\n');
@@ -66,7 +72,11 @@ export async function definitionsRemove(id: string, opts: StoreOption, io: Io): 
 export async function definitionsRun(id: string, opts: StoreOption & { param: string[] }, io: Io): Promise<number> {
   return withEngine(opts, io, async (engine) => {
     const started = await engine.startRun({ definition: { id }, params: parseParams(opts.param) });
-    io.out.write(opts.json ? `${JSON.stringify({ manager_id: started.managerId })}\n` : `Run ${started.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`);
+    io.out.write(
+      opts.json
+        ? `${JSON.stringify({ manager_id: started.managerId })}\n`
+        : `Run ${started.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`,
+    );
     return 0;
   });
 }

@@ -16,7 +16,14 @@ export function formatCount(n: number): string {
 }
 
 /** One line of counts: "120/500 done · 110 completed · 5 failed · 3 running · 372 pending". */
-export function countsLine(c: { pending: number; running: number; completed: number; failed: number; cancelled: number; total: number }): string {
+export function countsLine(c: {
+  pending: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  total: number;
+}): string {
   const done = c.completed + c.failed + c.cancelled;
   const parts = [`${formatCount(done)}/${formatCount(c.total)} done`, `${formatCount(c.completed)} completed`];
   if (c.failed) parts.push(`${formatCount(c.failed)} failed`);
@@ -28,7 +35,6 @@ export function countsLine(c: { pending: number; running: number; completed: num
 
 /** Control characters out of job text before it reaches a terminal (no escape-sequence tricks). */
 export function safeText(text: string, max = 300): string {
-   
   const clean = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '�').replace(/\n/g, ' ⏎ ');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

@@ -59,12 +59,9 @@ export async function jobsList(
 ): Promise<number> {
   return withEngine(opts, io, async (engine) => {
     const statuses = opts.status ? opts.status.split(',') : undefined;
-    if (statuses?.some((s) => !isJobStatus(s))) throw new StepqError('ERR_BAD_REQUEST', `--status takes statuses separated by commas (pending,running,completed,failed,cancelled).`);
-    const filter = opts.step
-      ? { stepId: parseId(opts.step) }
-      : opts.run
-        ? { parentId: parseId(opts.run) }
-        : { parentId: null };
+    if (statuses?.some((s) => !isJobStatus(s)))
+      throw new StepqError('ERR_BAD_REQUEST', `--status takes statuses separated by commas (pending,running,completed,failed,cancelled).`);
+    const filter = opts.step ? { stepId: parseId(opts.step) } : opts.run ? { parentId: parseId(opts.run) } : { parentId: null };
     const page = await engine.listJobs({
       ...filter,
       ...(statuses ? { status: statuses as JobStatus[] } : {}),
@@ -93,7 +90,8 @@ export async function jobsShow(id: string, opts: StoreOption, io: Io): Promise<n
   return withEngine(opts, io, async (engine) => {
     const job = await engine.getJob(parseId(id));
     if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${id} does not exist.`);
-    const progress = job.kind === 'manager' ? await engine.runProgress(job.id) : job.kind === 'step' ? await engine.stepProgress(job.id) : null;
+    const progress =
+      job.kind === 'manager' ? await engine.runProgress(job.id) : job.kind === 'step' ? await engine.stepProgress(job.id) : null;
     const retries = await engine.listRetries(job.id);
     if (opts.json) {
       io.out.write(`${JSON.stringify({ ...job, progress, retries }, null, 2)}\n`);
@@ -140,16 +138,22 @@ export async function jobsAction(action: 'cancel' | 'retry' | 'rerun' | 'delete'
     const jobId = parseId(id);
     if (action === 'cancel') {
       const r = await engine.cancel(jobId);
-      io.out.write(r.affected ? `Cancelled ${r.affected} job${r.affected === 1 ? '' : 's'}.\n` : `Nothing to cancel: job ${jobId} had already ended.\n`);
+      io.out.write(
+        r.affected
+          ? `Cancelled ${r.affected} job${r.affected === 1 ? '' : 's'}.\n`
+          : `Nothing to cancel: job ${jobId} had already ended.\n`,
+      );
     } else if (action === 'retry') {
       const r = await engine.retry(jobId);
-      io.out.write(r.affected ? `Retried ${r.affected} job${r.affected === 1 ? '' : 's'}.\n` : `Nothing to retry: no failed jobs under ${jobId}.\n`);
+      io.out.write(
+        r.affected ? `Retried ${r.affected} job${r.affected === 1 ? '' : 's'}.\n` : `Nothing to retry: no failed jobs under ${jobId}.\n`,
+      );
     } else if (action === 'rerun') {
       const r = await engine.rerun(jobId);
       io.out.write(`Run ${r.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`);
     } else {
       const r = await engine.deleteRun(jobId);
-      io.out.write(`Deleted run ${jobId}: ${r.jobs} job${r.jobs === 1 ? "" : "s"} and ${r.logs} log line${r.logs === 1 ? "" : "s"}.\n`);
+      io.out.write(`Deleted run ${jobId}: ${r.jobs} job${r.jobs === 1 ? '' : 's'} and ${r.logs} log line${r.logs === 1 ? '' : 's'}.\n`);
     }
     return 0;
   });

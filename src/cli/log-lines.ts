@@ -25,7 +25,9 @@ export function lineLogger(level: string, out: NodeJS.WritableStream): Logger {
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
         const where = typeof o.component === 'string' ? ` (${o.component})` : '';
-        out.write(`stepq: ${LEVELS[o.level as number] ?? 'log'}${where}: ${safeText(String(o.msg ?? ''), 500)}${extra ? ` — ${safeText(extra, 500)}` : ''}\n`);
+        out.write(
+          `stepq: ${LEVELS[o.level as number] ?? 'log'}${where}: ${safeText(String(o.msg ?? ''), 500)}${extra ? ` — ${safeText(extra, 500)}` : ''}\n`,
+        );
       },
     },
   );

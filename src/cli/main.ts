@@ -15,7 +15,10 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 /** --store, defaulting to $STEPQ_STORE without printing its value (it may hold a password). */
 function storeOption(description = 'sqlite:PATH or postgres://…'): Option {
-  return new Option('--store <url>', description).default(process.env.STEPQ_STORE ?? DEFAULT_STORE, process.env.STEPQ_STORE ? '$STEPQ_STORE' : DEFAULT_STORE);
+  return new Option('--store <url>', description).default(
+    process.env.STEPQ_STORE ?? DEFAULT_STORE,
+    process.env.STEPQ_STORE ? '$STEPQ_STORE' : DEFAULT_STORE,
+  );
 }
 
 function positiveInt(value: string): number {
@@ -58,18 +61,28 @@ export async function main(argv: string[]): Promise<number> {
     .description('serve the API, the live socket and the page (and run workers unless --no-workers)')
     .addOption(storeOption())
     .option('--host <host>', 'address to bind (any other than loopback needs STEPQ_TOKEN)', '127.0.0.1')
-    .option('--port <port>', 'port to listen on', (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number');
-      return n;
-    }, 7700)
+    .option(
+      '--port <port>',
+      'port to listen on',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number');
+        return n;
+      },
+      7700,
+    )
     .option('--definitions <dir>', 'folder of *.toml definitions to load (repeatable; default ./definitions and the examples)', collect, [])
     .option('--no-workers', 'serve only; run no jobs in this process')
     .option('-c, --concurrency <n>', 'worker jobs run at once', positiveInt, 32)
     .option('--allow-shell', 'allow the shell step type', false)
     .option('--allow-script', 'allow the script step type (modules from this machine)', false)
     .option('--token <token>', 'require this token (default: $STEPQ_TOKEN)')
-    .option('--allow-origin <origin>', 'let pages from this origin act on the server too, e.g. a dev server (repeatable; also $STEPQ_ALLOWED_ORIGINS)', collect, [])
+    .option(
+      '--allow-origin <origin>',
+      'let pages from this origin act on the server too, e.g. a dev server (repeatable; also $STEPQ_ALLOWED_ORIGINS)',
+      collect,
+      [],
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .action(async (opts) => {
       code = await serveCommand(opts, io);

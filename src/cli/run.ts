@@ -70,7 +70,9 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   const registry = builtinRegistry(opts.allowShell, opts.allowScript);
   const parsed = parseDefinitionText(source, { file, stepTypes: registry });
   if (!parsed.ok) {
-    io.err.write(`${formatIssues(parsed.issues)}\n${file} is not a valid definition (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}).\n`);
+    io.err.write(
+      `${formatIssues(parsed.issues)}\n${file} is not a valid definition (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}).\n`,
+    );
     return 2;
   }
   const resolved = resolveRun(parsed.definition, params, { stepTypes: registry });
@@ -99,9 +101,13 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   engine.start({ onlyRun: managerId });
   const others = (await engine.stats()).runs.running - 1;
   if (others > 0) {
-    io.err.write(`Note: ${others} other run${others === 1 ? ' is' : 's are'} in progress in this store; \`stepq serve\` or \`stepq worker\` runs ${others === 1 ? 'it' : 'them'}, not this command.\n`);
+    io.err.write(
+      `Note: ${others} other run${others === 1 ? ' is' : 's are'} in progress in this store; \`stepq serve\` or \`stepq worker\` runs ${others === 1 ? 'it' : 'them'}, not this command.\n`,
+    );
   }
-  io.err.write(`Run ${managerId} started: ${safeText(def.name, 120)} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${redactStoreUrl(opts.store)}\n`);
+  io.err.write(
+    `Run ${managerId} started: ${safeText(def.name, 120)} (${def.steps.length} step${def.steps.length === 1 ? '' : 's'}) on ${redactStoreUrl(opts.store)}\n`,
+  );
   const view = opts.json ? null : showProgress({ bus: engine.bus, managerId, stepNames: def.steps.map((s) => s.name), out: io.err });
 
   let interrupted = false;

@@ -54,7 +54,9 @@ export async function loadDefinitionFolders(engine: Stepq, folders: string[], lo
         const parsed = engine.parse(source, file);
         if (!parsed.ok) {
           problems.push({ file, id: name.replace(/\.(toml|json)$/i, ''), issues: parsed.issues });
-          log(`definitions: ${file} is invalid (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}); first: line ${parsed.issues[0]?.line ?? '?'}: ${parsed.issues[0]?.message ?? ''}`);
+          log(
+            `definitions: ${file} is invalid (${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}); first: line ${parsed.issues[0]?.line ?? '?'}: ${parsed.issues[0]?.message ?? ''}`,
+          );
           continue;
         }
         await engine.saveDefinition({ source, file });
@@ -82,14 +84,24 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
   let engine: Stepq;
   try {
-    engine = await createStepq({ store: opts.store, concurrency: opts.concurrency, allowShell: opts.allowShell, allowScript: opts.allowScript ?? false, logger });
+    engine = await createStepq({
+      store: opts.store,
+      concurrency: opts.concurrency,
+      allowShell: opts.allowShell,
+      allowScript: opts.allowScript ?? false,
+      logger,
+    });
   } catch (err) {
     io.err.write(`stepq: cannot open the store ${redactStoreUrl(opts.store)}: ${errorMessage(err)}\n`);
     return 2;
   }
   // The given folders (or ./definitions when there is one), plus the examples; a file of the same id
   // in a folder listed earlier wins, since later ones are loaded first.
-  const own = opts.definitions?.length ? opts.definitions.map((d) => resolve(d)) : existsSync('definitions') ? [resolve('definitions')] : [];
+  const own = opts.definitions?.length
+    ? opts.definitions.map((d) => resolve(d))
+    : existsSync('definitions')
+      ? [resolve('definitions')]
+      : [];
   const folders = [EXAMPLES, ...own.reverse()];
   let problems = await loadDefinitionFolders(engine, folders, (line) => io.err.write(`${line}\n`));
   engine.start({ workers: opts.workers, rescuer: true, scheduler: true, watchOthers: true });

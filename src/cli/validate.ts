@@ -35,5 +35,8 @@ export function stages(steps: ReadonlyArray<{ name: string; dependsOn: readonly 
   for (const s of steps) level.set(s.name, 1 + Math.max(-1, ...s.dependsOn.map((d) => level.get(d) ?? 0)));
   const byLevel: string[][] = [];
   for (const s of steps) (byLevel[level.get(s.name) ?? 0] ??= []).push(s.name);
-  return byLevel.filter(Boolean).map((names) => names.join(', ')).join(' → ');
+  return byLevel
+    .filter(Boolean)
+    .map((names) => names.join(', '))
+    .join(' → ');
 }

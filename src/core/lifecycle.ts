@@ -79,10 +79,7 @@ export function describeMaxFailures(m: MaxFailures): string {
   return m.kind === 'count' ? String(m.value) : `${m.value}%`;
 }
 
-export type StepVerdict =
-  | { status: 'running' }
-  | { status: 'completed' }
-  | { status: 'failed'; error: string; cancelRemaining: boolean };
+export type StepVerdict = { status: 'running' } | { status: 'completed' } | { status: 'failed'; error: string; cancelRemaining: boolean };
 
 /**
  * How a running step stands given its worker counters. A count threshold is checked as soon as it is
@@ -93,9 +90,7 @@ export function stepVerdict(params: { counts: Counts; planned: boolean; policy: 
   const { counts, planned, policy } = params;
   const m = policy.maxFailures;
   const crossed =
-    m.kind === 'count'
-      ? counts.failed > m.value
-      : planned && counts.total > 0 && counts.failed * 100 > m.value * counts.total;
+    m.kind === 'count' ? counts.failed > m.value : planned && counts.total > 0 && counts.failed * 100 > m.value * counts.total;
   if (crossed) {
     return {
       status: 'failed',

@@ -94,10 +94,7 @@ export interface WorkerJob {
 }
 
 export type PlanOutput =
-  | Iterable<WorkerSpec | WorkerSpec[]>
-  | AsyncIterable<WorkerSpec | WorkerSpec[]>
-  | Promise<Iterable<WorkerSpec> | void>
-  | void;
+  Iterable<WorkerSpec | WorkerSpec[]> | AsyncIterable<WorkerSpec | WorkerSpec[]> | Promise<Iterable<WorkerSpec> | void> | void;
 
 export interface StepType<C = unknown> {
   name: string;

@@ -67,13 +67,10 @@ describe('formatDuration', () => {
 
   test('round-trips for the durations people write', () => {
     fc.assert(
-      fc.property(
-        fc.record({ d: fc.nat(30), h: fc.nat(23), m: fc.nat(59), s: fc.nat(59), ms: fc.nat(999) }),
-        (p) => {
-          const ms = p.d * 86_400_000 + p.h * 3_600_000 + p.m * 60_000 + p.s * 1000 + p.ms;
-          expect(parseDuration(formatDuration(ms))).toBe(ms);
-        },
-      ),
+      fc.property(fc.record({ d: fc.nat(30), h: fc.nat(23), m: fc.nat(59), s: fc.nat(59), ms: fc.nat(999) }), (p) => {
+        const ms = p.d * 86_400_000 + p.h * 3_600_000 + p.m * 60_000 + p.s * 1000 + p.ms;
+        expect(parseDuration(formatDuration(ms))).toBe(ms);
+      }),
     );
   });
 });

@@ -40,17 +40,15 @@ const dagArb = fc.integer({ min: 1, max: 12 }).chain((n) =>
 
 /** A random DAG with one cycle added through `k` distinct nodes (k = 1 is a self-dependency). */
 const cyclicArb = dagArb.chain((g) =>
-  fc
-    .shuffledSubarray(g.nodes, { minLength: 1, maxLength: g.nodes.length })
-    .map((cycle) => {
-      const deps = new Map([...g.deps].map(([k, v]) => [k, [...v]]));
-      cycle.forEach((name, i) => {
-        const next = cycle[(i + 1) % cycle.length]!;
-        const list = deps.get(name)!;
-        if (!list.includes(next)) list.push(next);
-      });
-      return { nodes: g.nodes, deps, cycle };
-    }),
+  fc.shuffledSubarray(g.nodes, { minLength: 1, maxLength: g.nodes.length }).map((cycle) => {
+    const deps = new Map([...g.deps].map(([k, v]) => [k, [...v]]));
+    cycle.forEach((name, i) => {
+      const next = cycle[(i + 1) % cycle.length]!;
+      const list = deps.get(name)!;
+      if (!list.includes(next)) list.push(next);
+    });
+    return { nodes: g.nodes, deps, cycle };
+  }),
 );
 
 function toToml(g: Graph): string {

@@ -126,9 +126,7 @@ function locationPrefix(issue: DefinitionIssue): string {
 
 /** One line per issue: `examples/x.toml:12:3: step.fetch.retries: Expected a whole number ≥ 1, got "three"`. */
 export function formatIssues(issues: readonly DefinitionIssue[]): string {
-  return issues
-    .map((issue) => `${locationPrefix(issue)}${issue.path === '' ? '' : `${issue.path}: `}${issue.message}`)
-    .join('\n');
+  return issues.map((issue) => `${locationPrefix(issue)}${issue.path === '' ? '' : `${issue.path}: `}${issue.message}`).join('\n');
 }
 
 /**

@@ -128,7 +128,26 @@ describe('createLocator', () => {
 
   test('never throws and always terminates, whatever the input', () => {
     const pieces = fc.constantFrom(
-      '[', ']', '[[', ']]', '{', '}', '"', "'", '"""', "'''", '=', ',', '.', '#', '\n', ' ', 'a', 'b', '1', '\\',
+      '[',
+      ']',
+      '[[',
+      ']]',
+      '{',
+      '}',
+      '"',
+      "'",
+      '"""',
+      "'''",
+      '=',
+      ',',
+      '.',
+      '#',
+      '\n',
+      ' ',
+      'a',
+      'b',
+      '1',
+      '\\',
     );
     fc.assert(
       fc.property(fc.array(pieces, { maxLength: 60 }), (parts) => {

@@ -20,9 +20,7 @@ function registry(): StepTypeRegistry {
       }),
     )
     .register(defineStepType({ name: 'noop', config: z.object({}), run: () => null }))
-    .register(
-      defineStepType({ name: 'shell', privileged: true, config: z.strictObject({ command: z.string() }), run: () => null }),
-    );
+    .register(defineStepType({ name: 'shell', privileged: true, config: z.strictObject({ command: z.string() }), run: () => null }));
 }
 
 const stepTypes = registry();
@@ -146,13 +144,10 @@ globs = ["*.ts", "{{params.root}}/*.js"]
   });
 
   test('TOML dates and times in a config become their TOML text', () => {
-    const loose = registry().register(
-      defineStepType({ name: 'loose', config: z.looseObject({}), run: () => null }),
-    );
-    const r = parseDefinition(
-      `${HEAD}[step.a]\ntype = "loose"\nat = 1979-05-27T00:32:00-07:00\nday = 1979-05-27\nlist = [07:32:00]\n`,
-      { stepTypes: loose },
-    );
+    const loose = registry().register(defineStepType({ name: 'loose', config: z.looseObject({}), run: () => null }));
+    const r = parseDefinition(`${HEAD}[step.a]\ntype = "loose"\nat = 1979-05-27T00:32:00-07:00\nday = 1979-05-27\nlist = [07:32:00]\n`, {
+      stepTypes: loose,
+    });
     expect(r.ok && r.definition.steps[0]!.config).toEqual({
       at: '1979-05-27T00:32:00.000-07:00',
       day: '1979-05-27',
@@ -172,9 +167,7 @@ globs = ["*.ts", "{{params.root}}/*.js"]
 describe('issues are located and say what was expected and found', () => {
   test('malformed TOML uses the parser position', () => {
     const issues = issuesOf(`${HEAD}tags = ["a",,]\n`);
-    expect(issues).toEqual([
-      { file: 'x.toml', line: 3, column: 13, path: 'tags', message: 'Invalid TOML: invalid value' },
-    ]);
+    expect(issues).toEqual([{ file: 'x.toml', line: 3, column: 13, path: 'tags', message: 'Invalid TOML: invalid value' }]);
   });
 
   test('a step defined twice is a TOML error naming the step', () => {
@@ -204,9 +197,7 @@ describe('issues are located and say what was expected and found', () => {
     const issue = issueAt('id = "Index Files"\nname = "x"\n[step.a]\ntype = "noop"\n', 'id');
     expect(issue.line).toBe(1);
     expect(issue.message).toMatch(/^Expected an id of lowercase letters, digits, "_" and "-".*got "Index Files"$/);
-    expect(issueAt(`id = "${'a'.repeat(65)}"\nname = "x"\n[step.a]\ntype = "noop"\n`, 'id').message).toMatch(
-      /at most 64 characters/,
-    );
+    expect(issueAt(`id = "${'a'.repeat(65)}"\nname = "x"\n[step.a]\ntype = "noop"\n`, 'id').message).toMatch(/at most 64 characters/);
   });
 
   test('wrong types: a list where a string was expected, a string where a list was expected', () => {
@@ -320,8 +311,9 @@ describe('issues are located and say what was expected and found', () => {
   });
 
   test('a missing dependency written as a plain string', () => {
-    expect(issueAt(`${HEAD}[step.a]\ntype = "noop"\ndepends_on = "fetc"\n[step.fetch]\ntype = "noop"\n`, 'step.a.depends_on'))
-      .toMatchObject({ line: 5, message: 'Unknown step "fetc" (did you mean "fetch"?); steps in this definition: a, fetch' });
+    expect(
+      issueAt(`${HEAD}[step.a]\ntype = "noop"\ndepends_on = "fetc"\n[step.fetch]\ntype = "noop"\n`, 'step.a.depends_on'),
+    ).toMatchObject({ line: 5, message: 'Unknown step "fetc" (did you mean "fetch"?); steps in this definition: a, fetch' });
   });
 
   test('a cycle is named in order', () => {
@@ -443,7 +435,9 @@ describe('issues are located and say what was expected and found', () => {
       /^Unknown key "roots" \(did you mean "root"\?\); step type "files" takes: root, count, globs, opts; every step also takes: type, description, depends_on/,
     );
     expect(issueAt(src, 'step.a.depend_on').message).toMatch(/^Unknown key "depend_on" \(did you mean "depends_on"\?\)/);
-    expect(issueAt(src, 'step.a.opts.dpth').message).toMatch(/^Unknown key "dpth" \(did you mean "depth"\?\); step type "files" takes: depth$/);
+    expect(issueAt(src, 'step.a.opts.dpth').message).toMatch(
+      /^Unknown key "dpth" \(did you mean "depth"\?\); step type "files" takes: depth$/,
+    );
     // A strict schema reports its own unrecognized keys; they come out the same way.
     expect(issueAt(src, 'step.b.comand').message).toMatch(/^Unknown key "comand" \(did you mean "command"\?\)/);
     expect(issues.some((i) => i.path === 'step.b.type')).toBe(true); // shell is not enabled here either
@@ -464,7 +458,9 @@ describe('templates at parse time', () => {
   });
 
   test('a param without default is a placeholder: its fields are not checked before the run', () => {
-    const def = parseOk(`${HEAD}[params.n]\ntype = "integer"\n[params.r]\ntype = "string"\n[step.a]\ntype = "files"\nroot = "{{params.r}}"\ncount = "{{params.n}}"\n`);
+    const def = parseOk(
+      `${HEAD}[params.n]\ntype = "integer"\n[params.r]\ntype = "string"\n[step.a]\ntype = "files"\nroot = "{{params.r}}"\ncount = "{{params.n}}"\n`,
+    );
     expect(def.steps[0]!.config).toEqual({ root: '{{params.r}}', count: '{{params.n}}' });
   });
 
@@ -528,7 +524,12 @@ depends_on = "a"
   test('formatIssues prints file:line:column: path: message', () => {
     const issues = issuesOf(`${HEAD}[step.fetch]\ntype = "noop"\n  retries = "three"\n`);
     expect(formatIssues(issues)).toBe('x.toml:5:3: step.fetch.retries: Expected a whole number ≥ 1, got "three"');
-    expect(formatIssues([{ path: 'id', message: 'm' }, { path: '', line: 2, message: 'n' }])).toBe('id: m\nline 2: n');
+    expect(
+      formatIssues([
+        { path: 'id', message: 'm' },
+        { path: '', line: 2, message: 'n' },
+      ]),
+    ).toBe('id: m\nline 2: n');
   });
 });
 
@@ -567,10 +568,13 @@ describe('parseDefinitionObject', () => {
   });
 
   test('the same validation, without lines', () => {
-    const r = parseDefinitionObject({ ...obj, id: 3, step: { a: { type: 'files', root: Infinity, f: () => 1 } } }, {
-      file: 'def.json',
-      stepTypes,
-    });
+    const r = parseDefinitionObject(
+      { ...obj, id: 3, step: { a: { type: 'files', root: Infinity, f: () => 1 } } },
+      {
+        file: 'def.json',
+        stepTypes,
+      },
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.issues).toEqual([
@@ -592,10 +596,13 @@ describe('parseDefinitionObject', () => {
 describe('size limits', () => {
   const typeName = stepTypes.names()[0]!;
   test('at most 500 steps, refused before the dependency graph is built', () => {
-    const steps = Array.from({ length: 501 }, (_, i) => `[step.s${i}]\ntype = "${typeName}"${i ? `\ndepends_on = "s${i - 1}"` : ''}`).join('\n');
+    const steps = Array.from({ length: 501 }, (_, i) => `[step.s${i}]\ntype = "${typeName}"${i ? `\ndepends_on = "s${i - 1}"` : ''}`).join(
+      '\n',
+    );
     const r = parseDefinition(`id = "big"\nname = "Big"\n${steps}`, { file: 'x.toml', stepTypes });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.issues.map((i) => i.message)).toEqual(['Expected at most 500 steps; found 501 (fan work out with worker jobs, not steps)']);
+    if (!r.ok)
+      expect(r.issues.map((i) => i.message)).toEqual(['Expected at most 500 steps; found 501 (fan work out with worker jobs, not steps)']);
   });
 
   test('names, descriptions and tags have bounded lengths', () => {
@@ -604,6 +611,12 @@ describe('size limits', () => {
       { file: 'x.toml', stepTypes },
     );
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.issues.map((i) => i.path).filter((p) => !p.startsWith('step.')).sort()).toEqual(['description', 'name', 'tags[0]']);
+    if (!r.ok)
+      expect(
+        r.issues
+          .map((i) => i.path)
+          .filter((p) => !p.startsWith('step.'))
+          .sort(),
+      ).toEqual(['description', 'name', 'tags[0]']);
   });
 });

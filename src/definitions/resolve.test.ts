@@ -111,9 +111,7 @@ describe('resolveRun', () => {
 
   test("validates configs for real with the run's values", () => {
     const r = resolveRun(DEF, { count: '1', root: '' }, { stepTypes });
-    expect(r.ok || r.issues).toEqual([
-      { path: 'step.index.root', message: 'Too small: expected string to have >=1 characters (got "")' },
-    ]);
+    expect(r.ok || r.issues).toEqual([{ path: 'step.index.root', message: 'Too small: expected string to have >=1 characters (got "")' }]);
   });
 
   test('rejects a privileged type the running registry does not allow', () => {
@@ -183,9 +181,7 @@ describe('coerceParam', () => {
 
 describe('templates', () => {
   test('findTemplateRefs lists every template with its path', () => {
-    expect(
-      findTemplateRefs({ a: '{{params.x}}', b: ['plain', { c: 'pre {{ params.y }} {{params.x}}' }], d: 3 }),
-    ).toEqual([
+    expect(findTemplateRefs({ a: '{{params.x}}', b: ['plain', { c: 'pre {{ params.y }} {{params.x}}' }], d: 3 })).toEqual([
       { path: ['a'], param: 'x', text: '{{params.x}}' },
       { path: ['b', 1, 'c'], param: 'y', text: 'pre {{ params.y }} {{params.x}}' },
       { path: ['b', 1, 'c'], param: 'x', text: 'pre {{ params.y }} {{params.x}}' },
@@ -199,8 +195,10 @@ describe('templates', () => {
   test('substituteParams: typed whole strings, interpolation, unknown params left and listed', () => {
     const values: Record<string, number | string | boolean> = { n: 5, s: 'x', b: true };
     const lookup = (name: string) => values[name];
-    expect(substituteParams({ n: '{{params.n}}', t: ' {{params.n}}', l: ['{{params.b}}', '{{params.s}}-{{params.n}}'] }, lookup))
-      .toEqual({ value: { n: 5, t: ' 5', l: [true, 'x-5'] }, missing: [] });
+    expect(substituteParams({ n: '{{params.n}}', t: ' {{params.n}}', l: ['{{params.b}}', '{{params.s}}-{{params.n}}'] }, lookup)).toEqual({
+      value: { n: 5, t: ' 5', l: [true, 'x-5'] },
+      missing: [],
+    });
     expect(substituteParams(['{{params.zz}}', 'a{{params.zz}}'], lookup)).toEqual({
       value: ['{{params.zz}}', 'a{{params.zz}}'],
       missing: [

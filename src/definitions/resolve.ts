@@ -23,9 +23,7 @@ export function resolveRun(def: Definition, rawParams: Record<string, unknown>, 
   const steps: ResolvedStep[] = [];
   for (const step of def.steps) {
     const base = ['step', step.name];
-    const { value, missing } = substituteParams(step.config, (name) =>
-      Object.hasOwn(params, name) ? params[name] : undefined,
-    );
+    const { value, missing } = substituteParams(step.config, (name) => (Object.hasOwn(params, name) ? params[name] : undefined));
     for (const ref of missing) {
       issues.push({ path: [...base, ...ref.path], message: `Unknown param "${ref.param}" in ${JSON.stringify(ref.text)}` });
     }

@@ -4,28 +4,12 @@
  * problem. Simple fields are zod schemas with messages in the one shape "Expected X, got Y".
  */
 import { z } from 'zod';
-import {
-  BACKOFF_TYPES,
-  DEFAULT_POLICY,
-  ON_ERROR,
-  type BackoffPolicy,
-  type MaxFailures,
-} from '../core/lifecycle.js';
+import { BACKOFF_TYPES, DEFAULT_POLICY, ON_ERROR, type BackoffPolicy, type MaxFailures } from '../core/lifecycle.js';
 import { validateCron } from './cron.js';
 import { DURATION_HINT, parseDuration } from './durations.js';
 import { didYouMean, expected, listChoices, type FieldPath, type RawIssue } from './issues.js';
 
-export const DEFINITION_KEYS = [
-  'id',
-  'name',
-  'description',
-  'tags',
-  'schedule',
-  'timeout',
-  'enabled',
-  'params',
-  'step',
-] as const;
+export const DEFINITION_KEYS = ['id', 'name', 'description', 'tags', 'schedule', 'timeout', 'enabled', 'params', 'step'] as const;
 
 /** Keys every step takes; all other keys of a step table are its type's own config. */
 export const STEP_OPTION_KEYS = [
@@ -83,9 +67,7 @@ function fromZod<T>(schema: z.ZodType<T>): FieldReader<T> {
 const WHOLE_AT_LEAST_ONE = says('a whole number ≥ 1');
 const ID_TEXT = `an id of ${NAME_TEXT}`;
 
-export const readId = fromZod(
-  z.string(says(ID_TEXT)).regex(NAME_PATTERN, says(ID_TEXT)).max(NAME_MAX_LENGTH, says(ID_TEXT)),
-);
+export const readId = fromZod(z.string(says(ID_TEXT)).regex(NAME_PATTERN, says(ID_TEXT)).max(NAME_MAX_LENGTH, says(ID_TEXT)));
 /** Longest display name and description: long enough for prose, short enough for a page to show. */
 export const MAX_NAME_CHARS = 200;
 export const MAX_DESCRIPTION_CHARS = 4000;
@@ -97,7 +79,9 @@ export const readNonEmptyText = fromZod(
     .refine((s) => s.length <= MAX_NAME_CHARS, says(`a name of at most ${MAX_NAME_CHARS} characters`)),
 );
 export const readText = fromZod(
-  z.string(says('a string')).refine((s) => s.length <= MAX_DESCRIPTION_CHARS, says(`a text of at most ${MAX_DESCRIPTION_CHARS} characters`)),
+  z
+    .string(says('a string'))
+    .refine((s) => s.length <= MAX_DESCRIPTION_CHARS, says(`a text of at most ${MAX_DESCRIPTION_CHARS} characters`)),
 );
 export const readTags = fromZod(
   z

@@ -133,12 +133,7 @@ function readStepType(value: unknown, path: FieldPath, stepTypes: StepTypeLookup
   return value;
 }
 
-function readStep(params: {
-  name: string;
-  table: Record<string, unknown>;
-  stepTypes: StepTypeLookup;
-  issues: RawIssue[];
-}): DraftStep {
+function readStep(params: { name: string; table: Record<string, unknown>; stepTypes: StepTypeLookup; issues: RawIssue[] }): DraftStep {
   const { name, table, stepTypes, issues } = params;
   const base: FieldPath = ['step', name];
   const at = (key: string): FieldPath => [...base, key];
@@ -231,7 +226,10 @@ export function readSteps(params: {
   }
   const names = params.sourceOrder ? params.sourceOrder(Object.keys(value)) : Object.keys(value);
   if (names.length > MAX_STEPS) {
-    issues.push({ path: ['step'], message: `Expected at most ${MAX_STEPS} steps; found ${names.length} (fan work out with worker jobs, not steps)` });
+    issues.push({
+      path: ['step'],
+      message: `Expected at most ${MAX_STEPS} steps; found ${names.length} (fan work out with worker jobs, not steps)`,
+    });
     return [];
   }
   const drafts: DraftStep[] = [];

@@ -18,7 +18,10 @@ export function parseDefinitionText(source: string, opts: ParseOptions): ParseRe
   try {
     obj = JSON.parse(source);
   } catch (err) {
-    return { ok: false, issues: [{ ...(opts.file ? { file: opts.file } : {}), path: '', message: `Invalid JSON: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      issues: [{ ...(opts.file ? { file: opts.file } : {}), path: '', message: `Invalid JSON: ${(err as Error).message}` }],
+    };
   }
   const r = parseDefinitionObject(obj, opts);
   return r.ok ? r : { ok: false, issues: r.issues.map((i) => ({ ...(opts.file ? { file: opts.file } : {}), ...i })) };

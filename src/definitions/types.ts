@@ -87,5 +87,4 @@ export interface ResolvedStep {
 }
 
 export type ResolveResult =
-  | { ok: true; params: Record<string, JsonValue>; steps: ResolvedStep[] }
-  | { ok: false; issues: DefinitionIssue[] };
+  { ok: true; params: Record<string, JsonValue>; steps: ResolvedStep[] } | { ok: false; issues: DefinitionIssue[] };

@@ -78,9 +78,16 @@ export interface StartedRun {
 
 export interface RunOutcome {
   manager: ManagerSnapshot;
-  steps: Array<{ stepId: number; name: string; status: JobStatus; counts: Counts; error: string | null; startedAt: number | null; finishedAt: number | null }>;
+  steps: Array<{
+    stepId: number;
+    name: string;
+    status: JobStatus;
+    counts: Counts;
+    error: string | null;
+    startedAt: number | null;
+    finishedAt: number | null;
+  }>;
 }
-
 
 export type { StoredDefinitionView } from './definition-catalog.js';
 
@@ -196,8 +203,12 @@ export class Stepq implements AsyncDisposable {
       definitions: () => this.listDefinitions(),
       startRun: (definition) => this.startRun({ definition }).then((r) => r.managerId),
     });
-    this.watcher = new ExternalWatcher({ store, timers: this.timers, logger: this.logger.child({ component: 'external-watcher' }), publish });
-
+    this.watcher = new ExternalWatcher({
+      store,
+      timers: this.timers,
+      logger: this.logger.child({ component: 'external-watcher' }),
+      publish,
+    });
   }
 
   /** Registers a step type (a name, a zod config schema, `plan` and `run`). */
@@ -469,7 +480,9 @@ export class Stepq implements AsyncDisposable {
   }
 
   /** Jobs for display: large payloads, results and errors cut to `headChars` by the store. */
-  listJobSummaries(filter: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number }): Promise<Page<JobSummary>> {
+  listJobSummaries(
+    filter: JobFilter & { limit: number; cursor?: string; order?: 'asc' | 'desc'; headChars: number },
+  ): Promise<Page<JobSummary>> {
     return this.store.listJobSummaries(filter);
   }
 

@@ -17,7 +17,10 @@ import type { StepTypeRegistry } from './step-types.js';
 export type AbortCause = 'cancelled' | 'lease-lost' | 'timeout' | 'shutdown';
 
 export class JobAbort extends Error {
-  constructor(readonly kind: AbortCause, message: string) {
+  constructor(
+    readonly kind: AbortCause,
+    message: string,
+  ) {
     super(message);
     this.name = 'JobAbort';
   }
@@ -98,7 +101,13 @@ export class JobRunner {
         let created = 0;
         for (let i = 0; i < children.length; i += PLAN_BATCH) {
           const batch = children.slice(i, i + PLAN_BATCH);
-          const r = await this.o.store.enqueueMany({ stepId: job.stepId, parentId: job.id, token: job.leaseToken, jobs: batch, seq: spawned });
+          const r = await this.o.store.enqueueMany({
+            stepId: job.stepId,
+            parentId: job.id,
+            token: job.leaseToken,
+            jobs: batch,
+            seq: spawned,
+          });
           spawned += batch.length;
           created += r.inserted;
           this.o.publish(r.effects);
@@ -111,7 +120,15 @@ export class JobRunner {
       const value = await settleOrAbort(
         Promise.resolve().then(() =>
           type.run(
-            { id: job.id, name: job.name, payload: job.payload, attempt: job.attempt, maxAttempts: job.maxAttempts, depth: job.depth, parentId: job.parentId },
+            {
+              id: job.id,
+              name: job.name,
+              payload: job.payload,
+              attempt: job.attempt,
+              maxAttempts: job.maxAttempts,
+              depth: job.depth,
+              parentId: job.parentId,
+            },
             ctx,
           ),
         ),
@@ -185,7 +202,11 @@ export class JobRunner {
         if (buffer.length >= PLAN_BATCH) await flush();
       }
       await flush();
-      this.o.logs.add(target, 'info', `Planned ${seq} worker jobs${inserted !== seq ? ` (${inserted} new, ${seq - inserted} already existed)` : ''}.`);
+      this.o.logs.add(
+        target,
+        'info',
+        `Planned ${seq} worker jobs${inserted !== seq ? ` (${inserted} new, ${seq - inserted} already existed)` : ''}.`,
+      );
       this.o.publish(await this.o.store.markPlanned({ stepId: step.id, token: step.leaseToken, planned: seq }));
       this.o.wake();
       return { kind: 'none' };
@@ -205,7 +226,9 @@ export class JobRunner {
   }
 }
 
-async function* iterate(output: Iterable<WorkerSpec | WorkerSpec[]> | AsyncIterable<WorkerSpec | WorkerSpec[]> | void): AsyncIterable<WorkerSpec | WorkerSpec[]> {
+async function* iterate(
+  output: Iterable<WorkerSpec | WorkerSpec[]> | AsyncIterable<WorkerSpec | WorkerSpec[]> | void,
+): AsyncIterable<WorkerSpec | WorkerSpec[]> {
   if (output === undefined || output === null) return;
   if (Symbol.asyncIterator in output) {
     yield* output as AsyncIterable<WorkerSpec | WorkerSpec[]>;

@@ -46,10 +46,7 @@ export class LogBuffer {
     }
     entry.kept += 1;
     const text = String(message);
-    const cut =
-      text.length > this.opts.maxLineChars
-        ? `${text.slice(0, this.opts.maxLineChars)}… (line cut: ${text.length} chars)`
-        : text;
+    const cut = text.length > this.opts.maxLineChars ? `${text.slice(0, this.opts.maxLineChars)}… (line cut: ${text.length} chars)` : text;
     this.pending.push({ ...target, level, message: cut, at: this.opts.clock.now() });
   }
 

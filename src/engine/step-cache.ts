@@ -64,7 +64,14 @@ export class StepCache {
       type: payload.type,
       config: payload.config,
       policy: payload.policy,
-      run: { managerId: manager.id, stepId, stepName: step.name, definitionId: mp.definitionId, params: mp.params, createdAt: manager.createdAt },
+      run: {
+        managerId: manager.id,
+        stepId,
+        stepName: step.name,
+        definitionId: mp.definitionId,
+        params: mp.params,
+        createdAt: manager.createdAt,
+      },
       dependencies,
     };
   }
@@ -75,7 +82,10 @@ export function dependencyAccess(store: Store, info: StepInfo): DependencyAccess
   const depId = (name: string): number => {
     const dep = info.dependencies.get(name);
     if (!dep) {
-      throw new StepqError('ERR_BAD_REQUEST', `Step "${info.name}" does not depend on "${name}" (it depends on: ${[...info.dependencies.keys()].join(', ') || 'nothing'}).`);
+      throw new StepqError(
+        'ERR_BAD_REQUEST',
+        `Step "${info.name}" does not depend on "${name}" (it depends on: ${[...info.dependencies.keys()].join(', ') || 'nothing'}).`,
+      );
     }
     return dep.stepId;
   };

@@ -311,7 +311,8 @@ export class PgNotifyBridge {
       if (payload.startsWith(this.ownHead) && (payload[this.ownHead.length] === ',' || payload[this.ownHead.length] === '}')) return;
       const msg = decodeEvents(payload);
       if (!msg || msg.origin === this.o.origin) return;
-      if (msg.jobs.length || msg.statsChanged) this.o.onEffects({ jobs: msg.jobs, steps: [], managers: [], statsChanged: msg.statsChanged });
+      if (msg.jobs.length || msg.statsChanged)
+        this.o.onEffects({ jobs: msg.jobs, steps: [], managers: [], statsChanged: msg.statsChanged });
       for (const id of msg.stepIds) this.snapSteps.add(id);
       for (const id of msg.managerIds) this.snapManagers.add(id);
       if (this.snapSteps.size || this.snapManagers.size) this.scheduleSnapshots();
@@ -386,7 +387,10 @@ export class PgNotifyBridge {
     try {
       // Events first: a woken worker's claim then sees what they announce.
       for (let i = 0; i < payloads.length; i += PAYLOADS_PER_STATEMENT) {
-        await pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channels.events, payloads.slice(i, i + PAYLOADS_PER_STATEMENT)]);
+        await pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [
+          channels.events,
+          payloads.slice(i, i + PAYLOADS_PER_STATEMENT),
+        ]);
       }
       if (wake) await pool.query('SELECT pg_notify($1, $2)', [channels.wake, this.o.origin]);
     } catch (err) {

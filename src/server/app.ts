@@ -63,7 +63,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   installOriginGuard(app, options.allowedOrigins ?? []);
 
   // Definitions arrive as TOML text.
-  app.addContentTypeParser(['application/toml', 'text/plain', 'text/x-toml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['application/toml', 'text/plain', 'text/x-toml'], { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
 
   const hub = new LiveHub({ engine: options.engine, ...options.hub });
   const metrics = createMetrics(options.engine, hub);
@@ -90,7 +92,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
       if (hasPage) return reply.type('text/html').sendFile('index.html');
       return reply
         .type('text/html')
-        .send('<!doctype html><title>stepq</title><p>The page is not built. Run <code>npm run build</code>, then reload. The API is at <a href="/api/openapi.json">/api/openapi.json</a>.</p>');
+        .send(
+          '<!doctype html><title>stepq</title><p>The page is not built. Run <code>npm run build</code>, then reload. The API is at <a href="/api/openapi.json">/api/openapi.json</a>.</p>',
+        );
     }
     return reply.status(404).send(errorBody('ERR_NOT_FOUND', `No route ${request.method} ${path}.`));
   });

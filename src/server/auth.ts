@@ -73,6 +73,10 @@ export function installOriginGuard(app: FastifyInstance, allowed: string[]): voi
       const socket = request.raw.socket;
       reply.raw.once('finish', () => socket.destroy());
     }
-    await reply.status(403).send(errorBody('ERR_FORBIDDEN_ORIGIN', `Requests from ${origin} are refused: only the page served by stepq may act on it.`, { origin }));
+    await reply
+      .status(403)
+      .send(
+        errorBody('ERR_FORBIDDEN_ORIGIN', `Requests from ${origin} are refused: only the page served by stepq may act on it.`, { origin }),
+      );
   });
 }

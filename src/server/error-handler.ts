@@ -5,7 +5,11 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CODES, StepqError, type ErrorCode } from '../core/errors.js';
 
 /** The one error shape; `details` is always there (null when there is nothing more to say). */
-export function errorBody(code: ErrorCode, message: string, details?: unknown): { error: { code: string; message: string; details: unknown } } {
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  details?: unknown,
+): { error: { code: string; message: string; details: unknown } } {
   return { error: { code, message, details: details ?? null } };
 }
 
@@ -23,18 +27,36 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     const fe = err as FastifyError;
     if (fe.validation) {
-      const details = fe.validation.map((v) => ({ path: `${fe.validationContext ?? ''}${v.instancePath}`, message: v.message ?? 'invalid' }));
+      const details = fe.validation.map((v) => ({
+        path: `${fe.validationContext ?? ''}${v.instancePath}`,
+        message: v.message ?? 'invalid',
+      }));
       void reply
         .status(400)
-        .send(errorBody('ERR_BAD_REQUEST', `Invalid request: ${details.map((d) => `${d.path || '(root)'} ${d.message}`).join('; ')}. ${ERROR_CODES.ERR_BAD_REQUEST.hint}`, details));
+        .send(
+          errorBody(
+            'ERR_BAD_REQUEST',
+            `Invalid request: ${details.map((d) => `${d.path || '(root)'} ${d.message}`).join('; ')}. ${ERROR_CODES.ERR_BAD_REQUEST.hint}`,
+            details,
+          ),
+        );
       return;
     }
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      void reply.status(413).send(errorBody('ERR_PAYLOAD_TOO_LARGE', `The request body is larger than the server accepts. ${ERROR_CODES.ERR_PAYLOAD_TOO_LARGE.hint}`));
+      void reply
+        .status(413)
+        .send(
+          errorBody(
+            'ERR_PAYLOAD_TOO_LARGE',
+            `The request body is larger than the server accepts. ${ERROR_CODES.ERR_PAYLOAD_TOO_LARGE.hint}`,
+          ),
+        );
       return;
     }
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      void reply.status(415).send(errorBody('ERR_UNSUPPORTED_MEDIA_TYPE', `Content type not accepted. ${ERROR_CODES.ERR_UNSUPPORTED_MEDIA_TYPE.hint}`));
+      void reply
+        .status(415)
+        .send(errorBody('ERR_UNSUPPORTED_MEDIA_TYPE', `Content type not accepted. ${ERROR_CODES.ERR_UNSUPPORTED_MEDIA_TYPE.hint}`));
       return;
     }
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -37,13 +37,24 @@ export function createMetrics(engine: Stepq, hub: LiveHub): { registry: Registry
     labelNames: ['kind', 'status'],
     registers: [registry],
   });
-  const rescues = new Counter({ name: 'stepq_lease_rescues_total', help: 'Jobs reclaimed after their lease expired.', registers: [registry] });
+  const rescues = new Counter({
+    name: 'stepq_lease_rescues_total',
+    help: 'Jobs reclaimed after their lease expired.',
+    registers: [registry],
+  });
   const offs = [
     engine.bus.on('job_status_change', (e) => transitions.inc({ kind: e.kind, status: e.status })),
     engine.bus.on('lease_rescue', (e) => rescues.inc(e.count)),
   ];
 
-  new Gauge({ name: 'stepq_ws_clients', help: 'Open WebSocket connections.', registers: [registry], collect() { this.set(hub.clientCount); } });
+  new Gauge({
+    name: 'stepq_ws_clients',
+    help: 'Open WebSocket connections.',
+    registers: [registry],
+    collect() {
+      this.set(hub.clientCount);
+    },
+  });
   const hubCounter = (name: string, help: string, read: () => number): void => {
     new Counter({
       name,
@@ -59,6 +70,10 @@ export function createMetrics(engine: Stepq, hub: LiveHub): { registry: Registry
   hubCounter('stepq_ws_messages_coalesced_total', 'Live messages replaced by a newer state before being sent.', () => hub.stats.coalesced);
   hubCounter('stepq_ws_messages_dropped_total', 'Live messages dropped in favour of a resync.', () => hub.stats.dropped);
   hubCounter('stepq_ws_resyncs_total', 'Resyncs asked of clients.', () => hub.stats.resyncs);
-  hubCounter('stepq_ws_skipped_flushes_total', 'Ticks skipped for a slow client (its socket buffer was full).', () => hub.stats.skippedFlushes);
+  hubCounter(
+    'stepq_ws_skipped_flushes_total',
+    'Ticks skipped for a slow client (its socket buffer was full).',
+    () => hub.stats.skippedFlushes,
+  );
   return { registry, close: () => offs.forEach((off) => off()) };
 }

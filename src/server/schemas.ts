@@ -173,9 +173,18 @@ const csvStatuses = z
   .regex(/^(pending|running|completed|failed|cancelled)(,(pending|running|completed|failed|cancelled))*$/, 'statuses separated by commas');
 
 export const JobsQuery = z.object({
-  parent_id: z.string().regex(/^(root|[1-9]\d{0,15})$/, 'root or a job id').optional(),
-  step_id: z.string().regex(/^[1-9]\d{0,15}$/).optional(),
-  manager_id: z.string().regex(/^[1-9]\d{0,15}$/).optional(),
+  parent_id: z
+    .string()
+    .regex(/^(root|[1-9]\d{0,15})$/, 'root or a job id')
+    .optional(),
+  step_id: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/)
+    .optional(),
+  manager_id: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/)
+    .optional(),
   kind: kind.optional(),
   status: csvStatuses.optional(),
   q: z.string().max(200).optional(),

@@ -9,15 +9,7 @@ import { describeMaxFailures } from '../core/lifecycle.js';
 import type { StoredDefinitionView } from '../engine/engine.js';
 import type { Definition, DefinitionIssue } from '../definitions/types.js';
 import { stepPayloadOf, managerPayloadOf, type JobSummary, type TextHead } from '../store/store.js';
-import type {
-  WireCounts,
-  WireDefinition,
-  WireDefinitionIssue,
-  WireJob,
-  WireLogLine,
-  WirePreview,
-  WireProgress,
-} from '../wire/api.js';
+import type { WireCounts, WireDefinition, WireDefinitionIssue, WireJob, WireLogLine, WirePreview, WireProgress } from '../wire/api.js';
 import type { JobStatusChangePayload, ManagerProgressPayload, StepProgressPayload } from '../wire/live.js';
 
 /** Preview sizes: lists stay small whatever the payload (a 10 MB payload must not slow a list). */
@@ -118,7 +110,15 @@ export function wireLog(l: LogLine): WireLogLine {
 }
 
 export function wireLogBatchLines(b: JobLogBatch): WireLogLine[] {
-  return b.lines.map((l) => ({ id: l.id, job_id: l.jobId, step_id: b.stepId, manager_id: b.managerId, level: l.level, message: l.message, at: l.at }));
+  return b.lines.map((l) => ({
+    id: l.id,
+    job_id: l.jobId,
+    step_id: b.stepId,
+    manager_id: b.managerId,
+    level: l.level,
+    message: l.message,
+    at: l.at,
+  }));
 }
 
 export function liveJobChange(e: JobStatusChange): JobStatusChangePayload {

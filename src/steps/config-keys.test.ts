@@ -58,7 +58,10 @@ describe('step type keys vs common step options', () => {
     for (const type of builtinStepTypes) {
       const keys = topLevelKeys(type.config);
       expect(keys.length, type.name).toBeGreaterThan(0);
-      expect(keys.filter((k) => (STEP_OPTION_KEYS as readonly string[]).includes(k)), type.name).toEqual([]);
+      expect(
+        keys.filter((k) => (STEP_OPTION_KEYS as readonly string[]).includes(k)),
+        type.name,
+      ).toEqual([]);
     }
   });
 
@@ -77,7 +80,12 @@ concurrency = 4
     expect(crawl.config).toMatchObject({ request_timeout: 2000, per_host_concurrency: 3, per_host_rate: 0.5 });
     expect(crawl.config).not.toHaveProperty('timeout');
     expect(crawl.config).not.toHaveProperty('concurrency');
-    expect(crawl.rawConfig).toEqual({ start_urls: 'https://example.com/', request_timeout: '2s', per_host_concurrency: 3, per_host_rate: 0.5 });
+    expect(crawl.rawConfig).toEqual({
+      start_urls: 'https://example.com/',
+      request_timeout: '2s',
+      per_host_concurrency: 3,
+      per_host_rate: 0.5,
+    });
     expect(crawl.policy).toMatchObject({ timeoutMs: 5000, concurrency: 4 });
     expect(workerConfig(crawlerStep, crawl)).toMatchObject({ request_timeout: 2000, per_host_concurrency: 3, per_host_rate: 0.5 });
   });
@@ -93,7 +101,8 @@ concurrency = 4
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const steps = resolve(`
+      const steps = resolve(
+        `
 [params.base]
 type = "string"
 
@@ -102,7 +111,9 @@ type = "http"
 url = "{{params.base}}/hang"
 request_timeout = "200ms"
 timeout = "5s"
-`, { base });
+`,
+        { base },
+      );
       const call = step(steps, 'call');
       expect(call.config).toMatchObject({ url: `${base}/hang`, request_timeout: 200 });
       expect(call.config).not.toHaveProperty('timeout');
@@ -110,7 +121,15 @@ timeout = "5s"
 
       const ctx = makeContext({ type: httpStep, config: call.rawConfig });
       expect(ctx.config.request_timeout).toBe(200);
-      const job = { id: 1, name: 'j', payload: { item: null, index: 0 } as JsonValue, attempt: 1, maxAttempts: 1, depth: 2, parentId: null };
+      const job = {
+        id: 1,
+        name: 'j',
+        payload: { item: null, index: 0 } as JsonValue,
+        attempt: 1,
+        maxAttempts: 1,
+        depth: 2,
+        parentId: null,
+      };
       await expect(httpStep.run(job, ctx)).rejects.toThrow(`GET ${base}/hang: timed out after 200 ms (request_timeout, attempt 1)`);
     } finally {
       server.closeAllConnections();

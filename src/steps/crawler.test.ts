@@ -135,7 +135,13 @@ describe('crawler', () => {
     expect(crawlerStep.config.safeParse({ start_urls: 'http://x/', include_patterns: ['('] }).success).toBe(false);
     expect(crawlerStep.config.safeParse({ start_urls: 'http://x/', depth: 2 }).success).toBe(false);
     const ok = crawlerStep.config.parse({ start_urls: 'http://x/', request_timeout: '10s' });
-    expect(ok).toMatchObject({ start_urls: ['http://x/'], request_timeout: 10_000, max_depth: 3, per_host_rate: 5, per_host_concurrency: 2 });
+    expect(ok).toMatchObject({
+      start_urls: ['http://x/'],
+      request_timeout: 10_000,
+      max_depth: 3,
+      per_host_rate: 5,
+      per_host_concurrency: 2,
+    });
     // The old names are gone: `timeout` and `concurrency` are step options, never the type's keys.
     for (const key of ['timeout', 'concurrency', 'rate']) {
       expect(crawlerStep.config.safeParse({ start_urls: 'http://x/', [key]: 1 }).success).toBe(false);
@@ -148,7 +154,21 @@ describe('crawler', () => {
 
     expect(outcome.failures).toEqual([]);
     expect([...byPath.keys()].sort()).toEqual(
-      ['/', '/a', '/b', '/c', '/deep', '/A-upper', '/old', '/missing', '/slow', '/private/secret', '/doc.pdf', '/img.png', '/sub/leaf'].sort(),
+      [
+        '/',
+        '/a',
+        '/b',
+        '/c',
+        '/deep',
+        '/A-upper',
+        '/old',
+        '/missing',
+        '/slow',
+        '/private/secret',
+        '/doc.pdf',
+        '/img.png',
+        '/sub/leaf',
+      ].sort(),
     );
     // Each page fetched once (dedupe by key under concurrency), robots.txt once, nothing out of scope.
     const counts = new Map<string, number>();
@@ -187,7 +207,13 @@ describe('crawler', () => {
     expect(byPath.get('/a')).toMatchObject({ title: 'A', depth: 1, from: `${base}/`, text_length: 'Page A texthomeb'.length });
     expect(byPath.get('/c')).toMatchObject({ depth: 2, from: `${base}/b` });
     expect(byPath.get('/deep')).toMatchObject({ depth: 3, links: [`${base}/deeper`] });
-    expect(byPath.get('/old')).toMatchObject({ status: 200, redirected: true, final_url: `${base}/target`, title: 'Target', links: [`${base}/sub/leaf`] });
+    expect(byPath.get('/old')).toMatchObject({
+      status: 200,
+      redirected: true,
+      final_url: `${base}/target`,
+      title: 'Target',
+      links: [`${base}/sub/leaf`],
+    });
     expect(byPath.get('/missing')).toMatchObject({ status: 404, error: null, links: [] });
     expect(byPath.get('/slow')).toMatchObject({ status: null, timed_out: true, error: 'timed out after 500 ms' });
     expect(byPath.get('/private/secret')).toEqual({
@@ -197,7 +223,14 @@ describe('crawler', () => {
       skipped: 'robots',
       reason: 'disallowed by robots.txt',
     });
-    expect(byPath.get('/doc.pdf')).toMatchObject({ status: 200, content_type: 'application/pdf', html: false, size: PDF.length, links: [], title: null });
+    expect(byPath.get('/doc.pdf')).toMatchObject({
+      status: 200,
+      content_type: 'application/pdf',
+      html: false,
+      size: PDF.length,
+      links: [],
+      title: null,
+    });
     expect(byPath.get('/img.png')).toMatchObject({ status: 200, content_type: 'image/png', html: false, size: PNG.length });
   });
 
@@ -231,7 +264,15 @@ describe('crawler', () => {
 
   it('stops when the job is cancelled, without recording a result', async () => {
     const ctx = makeContext({ type: crawlerStep, config: { start_urls: `${base}/`, request_timeout: '5s' }, run: { managerId: 999 } });
-    const job = { id: 1, name: 'slow', payload: { url: `${base}/slow`, depth: 0, from: null }, attempt: 1, maxAttempts: 1, depth: 2, parentId: null };
+    const job = {
+      id: 1,
+      name: 'slow',
+      payload: { url: `${base}/slow`, depth: 0, from: null },
+      attempt: 1,
+      maxAttempts: 1,
+      depth: 2,
+      parentId: null,
+    };
     setTimeout(() => ctx.controller.abort(new Error('run cancelled')), 100);
     await expect(crawlerStep.run(job, ctx)).rejects.toThrow('run cancelled');
   });

@@ -79,7 +79,10 @@ const MAX_CRAWL_DELAY_MS = 30_000;
 /** Jobs admitted per step in this process (see the file header). */
 class PageBudget {
   admitted: number;
-  constructor(private readonly max: number, initial: number) {
+  constructor(
+    private readonly max: number,
+    initial: number,
+  ) {
     this.admitted = initial;
   }
   /** Reserves up to `wanted` admissions; give back the unused part with `refund`. */

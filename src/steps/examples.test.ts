@@ -29,7 +29,12 @@ describe('built-in step types', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names.sort()).toEqual(['crawler', 'files', 'http', 'report', 'script', 'shell', 'synthetic']);
     for (const name of names) expect(name).toMatch(/^[a-z][a-z0-9_-]*$/);
-    expect(builtinStepTypes.filter((t) => t.privileged).map((t) => t.name).sort()).toEqual(['script', 'shell']);
+    expect(
+      builtinStepTypes
+        .filter((t) => t.privileged)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['script', 'shell']);
   });
 });
 
@@ -43,7 +48,12 @@ describe('examples', () => {
     const [index, report] = resolved.steps;
     expect(index).toMatchObject({ name: 'index', type: 'files', config: { root: 'node_modules', include: ['**/*'], hash: true } });
     expect(index?.policy).toMatchObject({ onError: 'continue', maxFailures: { kind: 'percent', value: 5 }, maxAttempts: 1 });
-    expect(report).toMatchObject({ name: 'report', type: 'report', dependsOn: ['index'], config: { output: 'reports/{{run.id}}', top: 20 } });
+    expect(report).toMatchObject({
+      name: 'report',
+      type: 'report',
+      dependsOn: ['index'],
+      config: { output: 'reports/{{run.id}}', top: 20 },
+    });
   });
 
   it('crawl-site requires start_url and resolves with it', async () => {

@@ -218,8 +218,6 @@ describe('files run', () => {
     const ctx = makeContext({ type: filesStep, config: { root } });
     await expect(filesStep.run(job(1, { nope: true }), ctx)).rejects.toThrow(/payload must be/);
     ctx.controller.abort(new Error('cancelled by test'));
-    await expect(filesStep.run(job(2, { path: path.join(root, 'big.txt'), rel: 'big.txt' }), ctx)).rejects.toThrow(
-      'cancelled by test',
-    );
+    await expect(filesStep.run(job(2, { path: path.join(root, 'big.txt'), rel: 'big.txt' }), ctx)).rejects.toThrow('cancelled by test');
   });
 });

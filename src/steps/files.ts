@@ -10,9 +10,7 @@ import { defineStepType, type WorkerSpec } from '../core/step-type.js';
 import { inspectFile } from './file-inspect.js';
 import { walkFiles } from './file-walk.js';
 
-const globs = z
-  .union([z.string().min(1), z.array(z.string().min(1))])
-  .transform((v) => (typeof v === 'string' ? [v] : v));
+const globs = z.union([z.string().min(1), z.array(z.string().min(1))]).transform((v) => (typeof v === 'string' ? [v] : v));
 
 export const filesConfig = z.strictObject({
   /** Directory to index; relative paths resolve against the worker's current directory. */

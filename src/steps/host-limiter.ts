@@ -61,12 +61,7 @@ const SWEEP_AT = 1000;
  * Waits for a turn to send one request to `host` (host:port); returns the function that ends the turn.
  * Rejects with the signal's reason if it aborts while waiting.
  */
-export function acquireHost(params: {
-  host: string;
-  concurrency: number;
-  intervalMs: number;
-  signal: AbortSignal;
-}): Promise<() => void> {
+export function acquireHost(params: { host: string; concurrency: number; intervalMs: number; signal: AbortSignal }): Promise<() => void> {
   let limiter = limiters.get(params.host);
   if (!limiter) {
     // Forget idle hosts now and then, so a crawl of many sites does not keep one limiter per host for ever.

@@ -74,7 +74,11 @@ describe('http config', () => {
       { url: 'http://x/', retries: 2 },
     ];
     for (const config of bad) expect(httpStep.config.safeParse(config).success, JSON.stringify(config)).toBe(false);
-    expect(httpStep.config.parse({ url: 'http://x/{{params.base}}/{{item}}' })).toMatchObject({ method: 'GET', request_timeout: 30_000, max_retries: 3 });
+    expect(httpStep.config.parse({ url: 'http://x/{{params.base}}/{{item}}' })).toMatchObject({
+      method: 'GET',
+      request_timeout: 30_000,
+      max_retries: 3,
+    });
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

@@ -107,7 +107,8 @@ export const httpStep = defineStepType<HttpConfig>({
       const signal = AbortSignal.any([ctx.signal, timeout]);
       const failed = (err: unknown): Error => {
         if (ctx.signal.aborted) return abortReason(ctx.signal);
-        if (timeout.aborted) return new Error(`${method} ${url}: timed out after ${config.request_timeout} ms (request_timeout, attempt ${attempt})`);
+        if (timeout.aborted)
+          return new Error(`${method} ${url}: timed out after ${config.request_timeout} ms (request_timeout, attempt ${attempt})`);
         return new Error(`${method} ${url}: ${describeFetchError(err)} (attempt ${attempt})`, { cause: err });
       };
       let res: Response;

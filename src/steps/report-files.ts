@@ -212,7 +212,13 @@ export class FilesReport {
         numeric: [1, 2, 3],
         rows: groups
           .slice(0, top)
-          .map((g) => [listCell(g.paths.slice(0, PATHS_PER_GROUP_MD), g.paths.length), formatBytes(g.size), g.copies, formatBytes(g.wasted_bytes), g.sha256.slice(0, 16)]),
+          .map((g) => [
+            listCell(g.paths.slice(0, PATHS_PER_GROUP_MD), g.paths.length),
+            formatBytes(g.size),
+            g.copies,
+            formatBytes(g.wasted_bytes),
+            g.sha256.slice(0, 16),
+          ]),
       }),
     );
     out.push(`### Unreadable files (${formatNumber(n('failures'))})\n`);

@@ -12,7 +12,7 @@
 export function escapeInline(text: string): string {
   return text
     .replace(/[\\`*_{}[\]<>|~&$]/g, '\\$&')
-     
+
     .replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
       const code = c.charCodeAt(0);
       if (code === 0x7f) return '\u2421';

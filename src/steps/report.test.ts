@@ -88,13 +88,26 @@ function expectedTotals() {
   };
 }
 
-async function runReport(params: { dependencies: Record<string, HarnessDependency>; config?: Record<string, unknown>; managerId: number; createdAt?: number }) {
-  const run = { managerId: params.managerId, definitionId: 'index-files', stepName: 'report', ...(params.createdAt !== undefined ? { createdAt: params.createdAt } : {}) };
+async function runReport(params: {
+  dependencies: Record<string, HarnessDependency>;
+  config?: Record<string, unknown>;
+  managerId: number;
+  createdAt?: number;
+}) {
+  const run = {
+    managerId: params.managerId,
+    definitionId: 'index-files',
+    stepName: 'report',
+    ...(params.createdAt !== undefined ? { createdAt: params.createdAt } : {}),
+  };
   const config = { output: path.join(tmp, 'reports', '{{run.id}}'), ...params.config };
   const ctx = makeContext({ type: reportStep, config, run, dependencies: params.dependencies, pageSize: 3 });
   const { specs } = await collectPlan(reportStep, ctx);
   expect(specs).toHaveLength(1);
-  const result = (await reportStep.run({ id: 1, name: 'report', payload: null, attempt: 1, maxAttempts: 1, depth: 2, parentId: null }, ctx)) as Row;
+  const result = (await reportStep.run(
+    { id: 1, name: 'report', payload: null, attempt: 1, maxAttempts: 1, depth: 2, parentId: null },
+    ctx,
+  )) as Row;
   const folder = result.output as string;
   const json = JSON.parse(await fs.readFile(path.join(folder, 'report.json'), 'utf8')) as Row;
   const md = await fs.readFile(path.join(folder, 'report.md'), 'utf8');
@@ -144,7 +157,12 @@ describe('report', () => {
       failures: 1,
       unrecognized_results: 0,
     });
-    expect((result.summary as Row).index).toMatchObject({ type: 'files', files: expected.files, bytes: expected.bytes, wasted_bytes: expected.wasted });
+    expect((result.summary as Row).index).toMatchObject({
+      type: 'files',
+      files: expected.files,
+      bytes: expected.bytes,
+      wasted_bytes: expected.wasted,
+    });
 
     // Duplicates: the three copies of A and the two of B, with every path.
     const dups = section.duplicates as Row[];
@@ -163,9 +181,17 @@ describe('report', () => {
     // By extension: counted from the tree.
     const txt = (section.by_extension as Row[]).find((e) => e.ext === '.txt');
     const txtFiles = Object.keys(TREE).filter((rel) => rel.endsWith('.txt') && rel !== 'vanishes.txt');
-    expect(txt).toEqual({ ext: '.txt', files: txtFiles.length, bytes: txtFiles.reduce((s, rel) => s + Buffer.from(TREE[rel] ?? '').length, 0) });
+    expect(txt).toEqual({
+      ext: '.txt',
+      files: txtFiles.length,
+      bytes: txtFiles.reduce((s, rel) => s + Buffer.from(TREE[rel] ?? '').length, 0),
+    });
     expect((section.by_extension as Row[]).find((e) => e.ext === '')).toMatchObject({ files: 1 });
-    expect((section.by_mime as Row[]).find((e) => e.mime === 'application/octet-stream')).toEqual({ mime: 'application/octet-stream', files: 2, bytes: 24 });
+    expect((section.by_mime as Row[]).find((e) => e.mime === 'application/octet-stream')).toEqual({
+      mime: 'application/octet-stream',
+      files: 2,
+      bytes: 24,
+    });
     expect(section.failures).toEqual([
       { path: path.join(root, 'vanishes.txt'), error: expect.stringMatching(/vanishes\.txt: it no longer exists/) },
     ]);
@@ -224,7 +250,12 @@ describe('report', () => {
       page('/slow', { status: null, error: 'timed out after 500 ms', timed_out: true, elapsed_ms: 500 }),
       page('/doc.pdf', { content_type: 'application/pdf', html: false, size: 2048, elapsed_ms: 20 }),
       page('/moved', { redirected: true, final_url: `${base}/a`, elapsed_ms: 40 }),
-      { jobId: 0, name: 'x', payload: null, result: { url: `${base}/private`, depth: 1, from: `${base}/`, skipped: 'robots', reason: 'disallowed by robots.txt' } },
+      {
+        jobId: 0,
+        name: 'x',
+        payload: null,
+        result: { url: `${base}/private`, depth: 1, from: `${base}/`, skipped: 'robots', reason: 'disallowed by robots.txt' },
+      },
     ].map((r, i) => ({ ...r, jobId: i + 1 }));
     const crawl: HarnessDependency = {
       stepType: 'crawler',
@@ -237,7 +268,11 @@ describe('report', () => {
       failures: [{ jobId: 2, name: 's2', payload: null, error: 'synthetic failure' }],
       cancelled: 3,
     };
-    const { json, md, result } = await runReport({ dependencies: { crawl, gen: other }, config: { top: 2, title: 'Site | check' }, managerId: 43 });
+    const { json, md, result } = await runReport({
+      dependencies: { crawl, gen: other },
+      config: { top: 2, title: 'Site | check' },
+      managerId: 43,
+    });
     const [section, generic] = json.dependencies as Row[];
     expect(section?.totals).toEqual({
       pages: 8,

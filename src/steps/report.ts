@@ -25,7 +25,12 @@ export const reportConfig = z.strictObject({
     .superRefine((text, ctx) => {
       for (const m of text.matchAll(OUTPUT_TEMPLATE)) {
         if (!Object.hasOwn(OUTPUT_VARS, m[1] ?? '')) {
-          ctx.addIssue({ code: 'custom', message: `unknown "{{${m[1]}}}" (known: ${Object.keys(OUTPUT_VARS).map((k) => `{{${k}}}`).join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `unknown "{{${m[1]}}}" (known: ${Object.keys(OUTPUT_VARS)
+              .map((k) => `{{${k}}}`)
+              .join(', ')})`,
+          });
         }
       }
     }),
@@ -103,7 +108,9 @@ async function countsSection(ctx: RunContext<ReportConfig>, name: string, type: 
         ['Total', counts.total],
       ],
     }),
-    failures.length > 0 ? `### First failures\n\n${table({ headers: ['Job', 'Error'], rows: failures.map((f) => [f.name, f.error]) })}` : '',
+    failures.length > 0
+      ? `### First failures\n\n${table({ headers: ['Job', 'Error'], rows: failures.map((f) => [f.name, f.error]) })}`
+      : '',
   ].join('\n');
   return { name, type, section: { totals: counts, failures }, summary: counts, markdown };
 }

@@ -14,14 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { JsonValue } from '../core/job.js';
 import { errorMessage } from '../core/errors.js';
-import {
-  defineStepType,
-  type PlanContext,
-  type PlanOutput,
-  type RunContext,
-  type WorkerJob,
-  type WorkerSpec,
-} from '../core/step-type.js';
+import { defineStepType, type PlanContext, type PlanOutput, type RunContext, type WorkerJob, type WorkerSpec } from '../core/step-type.js';
 
 export const scriptConfig = z.strictObject({
   /** Path to a .js/.mjs/.ts module, relative to the worker's current directory. */
@@ -33,7 +26,11 @@ export const scriptConfig = z.strictObject({
 export type ScriptConfig = z.output<typeof scriptConfig>;
 
 interface SchemaLike {
-  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: unknown }
+    | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
 }
 
 /** What a script module exports: a step type whose `config` is optional. */
@@ -78,9 +75,7 @@ async function load(abs: string, written: string): Promise<ScriptStepType> {
   // A module compiled as CommonJS (a .ts file outside an ESM package) arrives wrapped: its exports
   // object is the ESM default, so look one level into it too.
   const wrapped = isObject(ns.default) ? ns.default : {};
-  const candidate = [ns.default, ns.stepType, wrapped.default, wrapped.stepType].find(
-    (c) => isObject(c) && typeof c.run === 'function',
-  );
+  const candidate = [ns.default, ns.stepType, wrapped.default, wrapped.stepType].find((c) => isObject(c) && typeof c.run === 'function');
   if (!isObject(candidate) || typeof candidate.run !== 'function') {
     throw new Error(
       `script: module ${abs} exports no step type; export default (or export const stepType =) ` +

@@ -67,7 +67,7 @@ describe('shell', () => {
   });
 
   it('passes hostile arguments literally, never through a shell', async () => {
-    const hostile = ['; rm -rf /', '$(whoami)', '`id`', '&& echo pwned', "'quoted' \"double\"", '*', '$HOME'];
+    const hostile = ['; rm -rf /', '$(whoami)', '`id`', '&& echo pwned', '\'quoted\' "double"', '*', '$HOME'];
     const config = {
       items: [{ name: 'a b|c' }],
       command: node,

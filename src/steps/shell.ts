@@ -27,7 +27,11 @@ export const shellConfig = z
     /** Added to (or overriding) the worker's environment; values are templates. */
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), templateString()).default({}),
     /** Bytes of stdout and of stderr kept (each); the program still runs to its end. */
-    max_output: z.number().int().positive().default(64 * 1024),
+    max_output: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024),
   })
   .superRefine(checkItemSource);
 

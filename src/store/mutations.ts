@@ -12,14 +12,7 @@ import type { WorkerSpec } from '../core/step-type.js';
 import { Ledger } from './ledger.js';
 import { cancelRunRemainder, settleRun, settleSteps } from './settle.js';
 import { stepPayloadOf as stepPayload } from './store.js';
-import type {
-  Acknowledgement,
-  ClaimedJob,
-  Effects,
-  ManagerPayload,
-  NewRun,
-  StepPayload,
-} from './store.js';
+import type { Acknowledgement, ClaimedJob, Effects, ManagerPayload, NewRun, StepPayload } from './store.js';
 import type { ChangedRow, ClaimedRow, JobRow, NewJobRow, StoreTx, WorkerScope } from './tx.js';
 
 /** Largest JSON payload or result accepted for one job; a 10 MB payload is fine, a 100 MB one is not. */
@@ -34,11 +27,10 @@ export function leaseToken(): string {
 
 function checkJsonSize(text: string, what: string): void {
   if (text.length > MAX_JSON_BYTES) {
-    throw new StepqError(
-      'ERR_PAYLOAD_TOO_LARGE',
-      `${what} is ${text.length} bytes of JSON; the limit is ${MAX_JSON_BYTES}.`,
-      { bytes: text.length, limit: MAX_JSON_BYTES },
-    );
+    throw new StepqError('ERR_PAYLOAD_TOO_LARGE', `${what} is ${text.length} bytes of JSON; the limit is ${MAX_JSON_BYTES}.`, {
+      bytes: text.length,
+      limit: MAX_JSON_BYTES,
+    });
   }
 }
 
@@ -75,7 +67,17 @@ export async function createRun(tx: StoreTx, run: NewRun): Promise<{ managerId: 
   });
   await tx.initCounters(managerId, ['w', 's']);
   const created: ChangedRow[] = [
-    changeOf({ id: managerId, kind: 'manager', parentId: null, stepId: null, managerId, type: run.definitionId, name: run.name, status: 'running', startedAt: now }),
+    changeOf({
+      id: managerId,
+      kind: 'manager',
+      parentId: null,
+      stepId: null,
+      managerId,
+      type: run.definitionId,
+      name: run.name,
+      status: 'running',
+      startedAt: now,
+    }),
   ];
   const stepIds: number[] = [];
   for (const step of run.steps) {
@@ -108,7 +110,19 @@ export async function createRun(tx: StoreTx, run: NewRun): Promise<{ managerId: 
     });
     await tx.initCounters(id, ['w']);
     stepIds.push(id);
-    created.push(changeOf({ id, kind: 'step', parentId: managerId, stepId: null, managerId, type: step.type, name: step.name, status: 'pending', startedAt: null }));
+    created.push(
+      changeOf({
+        id,
+        kind: 'step',
+        parentId: managerId,
+        stepId: null,
+        managerId,
+        type: step.type,
+        name: step.name,
+        status: 'pending',
+        startedAt: null,
+      }),
+    );
   }
   const counters = new CounterDeltas();
   counters.move(managerId, null, 'pending', run.steps.length);
@@ -138,7 +152,10 @@ export async function enqueueMany(
   const parent = await tx.getJob(params.parentId, { lock: true });
   if (!parent) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${params.parentId} does not exist.`);
   if (parent.status !== 'running' || parent.leaseToken !== params.token) {
-    throw new StepqError('ERR_LEASE_LOST', `Job ${params.parentId} no longer holds its lease (it is ${parent.status}); its new jobs were not added.`);
+    throw new StepqError(
+      'ERR_LEASE_LOST',
+      `Job ${params.parentId} no longer holds its lease (it is ${parent.status}); its new jobs were not added.`,
+    );
   }
   const step = parent.kind === 'step' ? parent : await tx.getJob(params.stepId);
   if (!step || step.kind !== 'step' || (parent.kind === 'worker' && parent.stepId !== step.id)) {
@@ -179,10 +196,7 @@ export async function enqueueMany(
   return { inserted, effects: await l.finish() };
 }
 
-export async function markPlanned(
-  tx: StoreTx,
-  params: { stepId: number; token: string; planned: number },
-): Promise<Effects> {
+export async function markPlanned(tx: StoreTx, params: { stepId: number; token: string; planned: number }): Promise<Effects> {
   const l = new Ledger(tx);
   const ok = await tx.markPlanned(params);
   if (!ok) {
@@ -221,7 +235,11 @@ export async function claim(
   const token = leaseToken();
   const expiresAt = tx.now + params.leaseMs;
   const base = { owner: params.owner, token, expiresAt, ...(params.types ? { types: params.types } : {}) };
-  const rows = await tx.claimJobs({ ...base, limit: params.limit, ...(params.managerId !== undefined ? { managerId: params.managerId } : {}) });
+  const rows = await tx.claimJobs({
+    ...base,
+    limit: params.limit,
+    ...(params.managerId !== undefined ? { managerId: params.managerId } : {}),
+  });
   if (rows.length < params.limit) {
     for (const { stepId, free } of await tx.limitedStepsWithRoom(params.managerId)) {
       const room = Math.min(free, params.limit - rows.length);
@@ -244,7 +262,11 @@ export async function acknowledge(tx: StoreTx, acks: Acknowledgement[]): Promise
       const result = JSON.stringify(a.result ?? null);
       if (result.length > MAX_JSON_BYTES) {
         // A result too large to store fails the job (retrying would produce the same result).
-        failed.push({ id: a.id, token: a.token, error: `ERR_PAYLOAD_TOO_LARGE: the result is ${result.length} bytes of JSON; the limit is ${MAX_JSON_BYTES}.` });
+        failed.push({
+          id: a.id,
+          token: a.token,
+          error: `ERR_PAYLOAD_TOO_LARGE: the result is ${result.length} bytes of JSON; the limit is ${MAX_JSON_BYTES}.`,
+        });
         continue;
       }
       completed.push({ id: a.id, token: a.token, result });
@@ -271,7 +293,10 @@ async function applyLeasedChanges(l: Ledger, changed: ChangedRow[]): Promise<voi
   const steps = changed.filter((r) => r.kind === 'step');
   await l.workersChanged(workers);
   await l.stepsChanged(steps);
-  await settleSteps(l, workers.map((r) => r.stepId ?? 0));
+  await settleSteps(
+    l,
+    workers.map((r) => r.stepId ?? 0),
+  );
   for (const managerId of new Set(steps.filter((s) => isTerminal(s.status)).map((s) => s.managerId))) {
     await settleRun(l, managerId);
   }
@@ -322,7 +347,13 @@ export async function sweep(tx: StoreTx): Promise<Effects> {
     const limit = manager.timeoutMs ?? 0;
     await cancelRunRemainder(l, managerId, 'timeout', `Cancelled: the run exceeded its timeout (${limit} ms)`);
     await l.managersChanged(
-      await tx.setStatus({ ids: [managerId], from: ['running'], to: 'failed', error: `ERR_JOB_TIMEOUT: the run exceeded its timeout of ${limit} ms`, finish: true }),
+      await tx.setStatus({
+        ids: [managerId],
+        from: ['running'],
+        to: 'failed',
+        error: `ERR_JOB_TIMEOUT: the run exceeded its timeout of ${limit} ms`,
+        finish: true,
+      }),
     );
   }
   await settleSteps(l, await tx.plannedRunningSteps(1000));
@@ -346,13 +377,28 @@ export async function cancel(
   let affected = 0;
   if (job.kind === 'manager') {
     affected += await cancelRunRemainder(l, job.id, cause, error);
-    const rows = await tx.setStatus({ ids: [job.id], from: ['running', 'pending'], to: 'cancelled', cancelCause: cause, error, finish: true });
+    const rows = await tx.setStatus({
+      ids: [job.id],
+      from: ['running', 'pending'],
+      to: 'cancelled',
+      cancelCause: cause,
+      error,
+      finish: true,
+    });
     affected += rows.length;
     await l.managersChanged(rows);
   } else if (job.kind === 'step') {
     const workers = await tx.cancelWorkers({ scope: { stepId: job.id }, cause, error });
     await l.workersChanged(workers);
-    const rows = await tx.setStatus({ ids: [job.id], from: ['pending', 'running'], to: 'cancelled', cancelCause: cause, error, finish: true, clearLease: true });
+    const rows = await tx.setStatus({
+      ids: [job.id],
+      from: ['pending', 'running'],
+      to: 'cancelled',
+      cancelCause: cause,
+      error,
+      finish: true,
+      clearLease: true,
+    });
     await l.stepsChanged(rows);
     affected += workers.length + rows.length;
     await settleRun(l, job.managerId);
@@ -417,12 +463,23 @@ export async function retry(tx: StoreTx, params: { id: number }): Promise<{ affe
   const terminal: JobStatus[] = ['completed', 'failed', 'cancelled'];
   await l.stepsChanged(await tx.setStatus({ ids: reopen, from: terminal, to: 'running', error: null, cancelCause: null, finish: false }));
   await l.stepsChanged(
-    await tx.setStatus({ ids: replan, from: terminal, to: 'pending', error: null, cancelCause: null, finish: false, release: true, replan: true }),
+    await tx.setStatus({
+      ids: replan,
+      from: terminal,
+      to: 'pending',
+      error: null,
+      cancelCause: null,
+      finish: false,
+      release: true,
+      replan: true,
+    }),
   );
   await l.stepsChanged(
     await tx.setStatus({ ids: rewait, from: terminal, to: 'pending', error: null, cancelCause: null, finish: false, release: false }),
   );
-  await l.managersChanged(await tx.setStatus({ ids: [managerId], from: terminal, to: 'running', error: null, cancelCause: null, finish: false }));
+  await l.managersChanged(
+    await tx.setStatus({ ids: [managerId], from: terminal, to: 'running', error: null, cancelCause: null, finish: false }),
+  );
   await settleSteps(l, reopen);
   await settleRun(l, managerId);
   return { affected: workers.length + replan.length, effects: await l.finish() };

@@ -81,12 +81,7 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
  * Cancels what is still pending or running in a run: its steps are locked first (the lock order:
  * steps, job rows, run), then its worker jobs and its open steps are cancelled.
  */
-export async function cancelRunRemainder(
-  l: Ledger,
-  managerId: number,
-  cause: CancelCause,
-  error: string,
-): Promise<number> {
+export async function cancelRunRemainder(l: Ledger, managerId: number, cause: CancelCause, error: string): Promise<number> {
   const steps = await l.tx.stepsOfRun(managerId, { lock: true });
   const workers = await l.tx.cancelWorkers({ scope: { managerId }, cause, error });
   await l.workersChanged(workers);
@@ -152,8 +147,6 @@ export async function settleRun(l: Ledger, managerId: number): Promise<void> {
     );
   }
   if (plan.final) {
-    await l.managersChanged(
-      await l.tx.setStatus({ ids: [managerId], from: ['running'], to: plan.final, error: null, finish: true }),
-    );
+    await l.managersChanged(await l.tx.setStatus({ ids: [managerId], from: ['running'], to: plan.final, error: null, finish: true }));
   }
 }

@@ -225,7 +225,13 @@ export interface Store {
 
   // ---- leases ------------------------------------------------------------------------------
   /** `managerId`: claim only jobs of that run (`stepq run` works on its own run, not on others'). */
-  claim(params: { owner: string; limit: number; leaseMs: number; types?: string[]; managerId?: number }): Promise<{ jobs: ClaimedJob[]; effects: Effects }>;
+  claim(params: {
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    types?: string[];
+    managerId?: number;
+  }): Promise<{ jobs: ClaimedJob[]; effects: Effects }>;
   /** Extends the leases `owner` holds on `ids`; returns the ids still held (others were lost or cancelled). */
   heartbeat(params: { owner: string; leaseMs: number; ids: number[] }): Promise<{ held: number[] }>;
   acknowledge(params: { acks: Acknowledgement[] }): Promise<{ lost: number[]; effects: Effects }>;

@@ -96,7 +96,14 @@ export interface StoreTx {
   descendantIds(jobId: number): Promise<number[]>;
 
   /** `managerId`: only jobs of that run (takes precedence over `types`). */
-  claimJobs(params: { owner: string; token: string; expiresAt: number; limit: number; types?: string[]; managerId?: number }): Promise<ClaimedRow[]>;
+  claimJobs(params: {
+    owner: string;
+    token: string;
+    expiresAt: number;
+    limit: number;
+    types?: string[];
+    managerId?: number;
+  }): Promise<ClaimedRow[]>;
   /** Running steps with a concurrency limit that have free slots and pending jobs. */
   limitedStepsWithRoom(managerId?: number): Promise<Array<{ stepId: number; free: number }>>;
   claimFromStep(params: {

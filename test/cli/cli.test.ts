@@ -22,7 +22,15 @@ function temp(): string {
 }
 
 /** A tree of files whose totals are computed here, independently of stepq. */
-function makeTree(root: string): { empty: number; files: number; bytes: number; lines: number; words: number; duplicateGroups: number; wasted: number } {
+function makeTree(root: string): {
+  empty: number;
+  files: number;
+  bytes: number;
+  lines: number;
+  words: number;
+  duplicateGroups: number;
+  wasted: number;
+} {
   const contents = new Map<string, Buffer>();
   let seed = 7;
   const rand = (n: number): number => {
@@ -33,7 +41,9 @@ function makeTree(root: string): { empty: number; files: number; bytes: number; 
   for (let d = 0; d < 12; d++) {
     for (let f = 0; f < 25; f++) {
       const lineCount = rand(40);
-      const text = Array.from({ length: lineCount }, () => Array.from({ length: 1 + rand(8) }, () => words[rand(words.length)]).join(' ')).join('\n');
+      const text = Array.from({ length: lineCount }, () =>
+        Array.from({ length: 1 + rand(8) }, () => words[rand(words.length)]).join(' '),
+      ).join('\n');
       contents.set(`dir${d}/sub${d % 3}/file${f}.txt`, Buffer.from(lineCount > 0 && rand(2) === 0 ? `${text}\n` : text));
     }
   }
@@ -82,7 +92,9 @@ describe('stepq run', () => {
     const dir = temp();
     const tree = join(dir, 'tree');
     const expected = makeTree(tree);
-    const r = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', `root=${tree}`, '--store', 'sqlite:./run.db'], { cwd: dir });
+    const r = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', `root=${tree}`, '--store', 'sqlite:./run.db'], {
+      cwd: dir,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('completed');
     expect(r.stdout).toMatch(/Report:\n\s+reports\/1\/report.json\n\s+reports\/1\/report.md/);
@@ -105,7 +117,10 @@ describe('stepq run', () => {
 
   it('exits 2 on invalid input, writing nothing', async () => {
     const dir = temp();
-    writeFileSync(join(dir, 'bad.toml'), 'id = "bad"\nname = "Bad"\n[step.a]\ntype = "synthetic"\ndepends_on = ["b"]\n[step.b]\ntype = "synthetic"\ndepends_on = "a"\n');
+    writeFileSync(
+      join(dir, 'bad.toml'),
+      'id = "bad"\nname = "Bad"\n[step.a]\ntype = "synthetic"\ndepends_on = ["b"]\n[step.b]\ntype = "synthetic"\ndepends_on = "a"\n',
+    );
     const r = await runCli(['run', 'bad.toml', '--store', 'sqlite:./x.db'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.toml:\d+:\d+: .*cycle.*a → b → a|bad\.toml:\d+:\d+: .*cycle.*b → a → b/);
@@ -113,16 +128,23 @@ describe('stepq run', () => {
     const missing = await runCli(['run', 'nope.toml'], { cwd: dir });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read nope.toml');
-    const badParam = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', 'nokey', '--store', 'sqlite:./x.db'], { cwd: dir });
+    const badParam = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', 'nokey', '--store', 'sqlite:./x.db'], {
+      cwd: dir,
+    });
     expect(badParam.code).toBe(2);
-    const unknownParam = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', 'rooot=x', '--store', 'sqlite:./x.db'], { cwd: dir });
+    const unknownParam = await runCli(['run', join(ROOT, 'examples/index-files.toml'), '--param', 'rooot=x', '--store', 'sqlite:./x.db'], {
+      cwd: dir,
+    });
     expect(unknownParam.code).toBe(2);
     expect(unknownParam.stderr).toContain('rooot');
   });
 
   it('exits 1 when the run fails, with the failures in the summary', async () => {
     const dir = temp();
-    writeFileSync(join(dir, 'fail.toml'), 'id = "f"\nname = "Fails"\n[step.a]\ntype = "synthetic"\ncount = 20\nfailure_rate = 0.5\nretries = 1\nmax_failures = 2\n');
+    writeFileSync(
+      join(dir, 'fail.toml'),
+      'id = "f"\nname = "Fails"\n[step.a]\ntype = "synthetic"\ncount = 20\nfailure_rate = 0.5\nretries = 1\nmax_failures = 2\n',
+    );
     const r = await runCli(['run', 'fail.toml', '--store', 'sqlite:./f.db'], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('Run 1 failed');
@@ -163,7 +185,9 @@ describe('stepq run', () => {
       expect(code).toBe(130);
       expect(child.output.stderr).toContain('cancelling run 1');
       const db = new Database(join(dir, 'long.db'), { readonly: true });
-      const open = db.prepare(`SELECT count(*) n FROM jobs WHERE status IN ('pending','running') OR lease_owner IS NOT NULL`).get() as { n: number };
+      const open = db.prepare(`SELECT count(*) n FROM jobs WHERE status IN ('pending','running') OR lease_owner IS NOT NULL`).get() as {
+        n: number;
+      };
       const manager = db.prepare(`SELECT status FROM jobs WHERE kind = 'manager'`).get() as { status: string };
       db.close();
       expect(open.n).toBe(0);
@@ -178,7 +202,10 @@ describe('stepq run', () => {
 describe('stepq jobs and definitions', () => {
   it('lists, shows, retries and deletes from the shell, saying what happened', async () => {
     const dir = temp();
-    writeFileSync(join(dir, 'd.toml'), 'id = "d"\nname = "D"\n[step.a]\ntype = "synthetic"\ncount = 10\nfailure_rate = 0.3\nretries = 1\nmax_failures = 10\non_error = "continue"\n');
+    writeFileSync(
+      join(dir, 'd.toml'),
+      'id = "d"\nname = "D"\n[step.a]\ntype = "synthetic"\ncount = 10\nfailure_rate = 0.3\nretries = 1\nmax_failures = 10\non_error = "continue"\n',
+    );
     const store = ['--store', 'sqlite:./d.db'];
     expect((await runCli(['run', 'd.toml', ...store], { cwd: dir })).code).toBe(0);
     const runs = await runCli(['jobs', 'list', ...store, '--json'], { cwd: dir });

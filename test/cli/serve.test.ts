@@ -34,12 +34,18 @@ describe('stepq serve', () => {
     writeFileSync(join(defs, 'slow.toml'), 'id = "slow"\nname = "Slow"\n[step.s]\ntype = "synthetic"\ncount = 400\nduration_ms = 100\n');
     writeFileSync(join(defs, 'broken.toml'), 'id = "broken"\nname = "Broken"\n[step.s]\ntype = "nope"\n');
     const port = await freePort();
-    const child = startCli(['serve', '--port', String(port), '--store', 'sqlite:./serve.db', '--definitions', defs, '-c', '8'], { cwd: d.path });
+    const child = startCli(['serve', '--port', String(port), '--store', 'sqlite:./serve.db', '--definitions', defs, '-c', '8'], {
+      cwd: d.path,
+    });
     cleanups.push(() => child.kill('SIGKILL'));
     await waitForOutput(child, (t) => t.includes('stepq serving'));
     expect(child.output.stderr).toMatch(/broken\.toml is invalid/);
     const base = `http://127.0.0.1:${port}`;
-    const list = (await (await fetch(`${base}/api/job-definitions`)).json()) as Array<{ id: string; valid: boolean; issues: Array<{ line?: number }> }>;
+    const list = (await (await fetch(`${base}/api/job-definitions`)).json()) as Array<{
+      id: string;
+      valid: boolean;
+      issues: Array<{ line?: number }>;
+    }>;
     // The folder's definitions, plus the examples.
     expect(list.map((x) => [x.id, x.valid])).toEqual([
       ['broken', false],
@@ -49,7 +55,11 @@ describe('stepq serve', () => {
       ['synthetic-demo', true],
     ]);
     expect(list[0]!.issues[0]!.line).toBe(4);
-    const started = await fetch(`${base}/api/job-definitions/slow/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const started = await fetch(`${base}/api/job-definitions/slow/execute`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(started.status).toBe(202);
     const page = await fetch(`${base}/`);
     expect(page.status).toBe(200);
@@ -58,7 +68,9 @@ describe('stepq serve', () => {
     await new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + 20_000;
       const poll = async (): Promise<void> => {
-        const runs = (await (await fetch(`${base}/api/jobs?parent_id=root`)).json()) as { data: Array<{ progress: { counts: { completed: number } } }> };
+        const runs = (await (await fetch(`${base}/api/jobs?parent_id=root`)).json()) as {
+          data: Array<{ progress: { counts: { completed: number } } }>;
+        };
         if ((runs.data[0]?.progress.counts.completed ?? 0) > 0) return resolve();
         if (Date.now() > deadline) return reject(new Error('no job completed'));
         setTimeout(() => void poll(), 100);
@@ -69,7 +81,9 @@ describe('stepq serve', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(code).toBe(0);
     const db = new Database(join(d.path, 'serve.db'), { readonly: true });
-    const leased = db.prepare(`SELECT count(*) n FROM jobs WHERE status = 'running' AND kind = 'worker' OR lease_owner IS NOT NULL`).get() as { n: number };
+    const leased = db
+      .prepare(`SELECT count(*) n FROM jobs WHERE status = 'running' AND kind = 'worker' OR lease_owner IS NOT NULL`)
+      .get() as { n: number };
     db.close();
     expect(leased.n).toBe(0);
   });

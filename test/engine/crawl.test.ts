@@ -29,7 +29,8 @@ describe('crawl-site through the engine', () => {
   it('crawls every in-scope page once and reports broken links with their referrers', async () => {
     server = createServer((req, res) => {
       const url = req.url ?? '/';
-      if (url === '/robots.txt') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nDisallow: /private\n');
+      if (url === '/robots.txt')
+        return void res.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nDisallow: /private\n');
       if (url === '/old') return void res.writeHead(301, { location: '/new' }).end();
       if (url === '/data.json') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}');
       const page = PAGES[url];
@@ -39,7 +40,10 @@ describe('crawl-site through the engine', () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     t = await testEngine({ concurrency: 8 });
-    const source = readFileSync(join(ROOT, 'examples/crawl-site.toml'), 'utf8').replace('reports/{{run.id}}', join(t.dir, 'reports/{{run.id}}'));
+    const source = readFileSync(join(ROOT, 'examples/crawl-site.toml'), 'utf8').replace(
+      'reports/{{run.id}}',
+      join(t.dir, 'reports/{{run.id}}'),
+    );
     const run = await t.engine.run({ definition: { source }, params: { start_url: `http://127.0.0.1:${port}/` } });
     const outcome = await run.done;
     expect(outcome.manager.status).toBe('completed');
@@ -48,7 +52,9 @@ describe('crawl-site through the engine', () => {
     const urls = jobs.data.map((j) => (j.payload as { url: string }).url).sort();
     const base = `http://127.0.0.1:${port}`;
     // Each URL once, even though several pages link to it; off-site links are not followed.
-    expect(urls).toEqual([`${base}/`, `${base}/a`, `${base}/b`, `${base}/data.json`, `${base}/missing`, `${base}/old`, `${base}/private/x`].sort());
+    expect(urls).toEqual(
+      [`${base}/`, `${base}/a`, `${base}/b`, `${base}/data.json`, `${base}/missing`, `${base}/old`, `${base}/private/x`].sort(),
+    );
     expect(crawl.counts).toMatchObject({ completed: 7, failed: 0 });
     const byUrl = new Map(jobs.data.map((j) => [(j.payload as { url: string }).url, j.result as Record<string, unknown>]));
     expect(byUrl.get(`${base}/missing`)).toMatchObject({ status: 404 });
@@ -58,7 +64,12 @@ describe('crawl-site through the engine', () => {
     const report = outcome.steps.find((s) => s.name === 'report')!;
     const [reportJob] = (await t.engine.listJobs({ stepId: report.stepId, limit: 1 })).data;
     const files = (reportJob!.result as { files: string[] }).files;
-    const json = JSON.parse(readFileSync(files.find((f) => f.endsWith('.json'))!, 'utf8'));
+    const json = JSON.parse(
+      readFileSync(
+        files.find((f) => f.endsWith('.json'))!,
+        'utf8',
+      ),
+    );
     const section = json.dependencies[0];
     expect(section.type).toBe('crawler');
     const broken = section.broken as Array<{ url: string; status: number; referrers: string[] }>;

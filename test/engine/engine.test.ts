@@ -24,7 +24,15 @@ for (const target of engineTargets) {
     it('runs synthetic fan-out with spawning: count 1000, spawn 1, depth 2 makes 3000 worker jobs', async () => {
       t = await testEngine({ concurrency: 50 }, target);
       const run = await t.engine.run({
-        definition: toml(['id = "fan"', 'name = "Fan"', '[step.gen]', 'type = "synthetic"', 'count = 1000', 'spawn = 1', 'spawn_depth = 2']),
+        definition: toml([
+          'id = "fan"',
+          'name = "Fan"',
+          '[step.gen]',
+          'type = "synthetic"',
+          'count = 1000',
+          'spawn = 1',
+          'spawn_depth = 2',
+        ]),
       });
       const outcome = await run.done;
       expect(outcome.manager.status).toBe('completed');
@@ -230,7 +238,15 @@ for (const target of engineTargets) {
     it('ends a run at its timeout, not at the next sweep', async () => {
       t = await testEngine({ concurrency: 2, rescueIntervalMs: 60_000 }, target);
       const run = await t.engine.run({
-        definition: toml(['id = "slowrun"', 'name = "Slow run"', 'timeout = "500ms"', '[step.s]', 'type = "synthetic"', 'count = 100', 'duration_ms = 200']),
+        definition: toml([
+          'id = "slowrun"',
+          'name = "Slow run"',
+          'timeout = "500ms"',
+          '[step.s]',
+          'type = "synthetic"',
+          'count = 100',
+          'duration_ms = 200',
+        ]),
       });
       const outcome = await run.done;
       expect(outcome.manager.status).toBe('failed');
@@ -384,43 +400,43 @@ for (const target of engineTargets) {
     });
 
     it('cancelling a run aborts its running handlers at once through ctx.signal', async () => {
-    const aborted: number[] = [];
-    let started = 0;
-    const wait = defineStepType({
-      name: 'wait',
-      config: z.object({ count: z.number().int() }).strict(),
-      *plan(ctx) {
-        for (let i = 0; i < ctx.config.count; i++) yield { key: String(i) };
-      },
-      run(job, ctx) {
-        started += 1;
-        return new Promise((_, reject) =>
-          ctx.signal.addEventListener('abort', () => {
-            aborted.push(job.id);
-            reject(ctx.signal.reason);
-          }),
-        );
-      },
-    });
-    t = await testEngine({ stepTypes: [wait], concurrency: 4, heartbeatMs: 60_000 });
-    const run = await t.engine.run({ definition: toml(['id = "w"', 'name = "W"', '[step.w]', 'type = "wait"', 'count = 10']) });
-    await new Promise<void>((resolve) => {
-      const off = t!.engine.bus.on('step_progress', (p) => {
-        if (p.counts.running === 4) {
-          off();
-          resolve();
-        }
+      const aborted: number[] = [];
+      let started = 0;
+      const wait = defineStepType({
+        name: 'wait',
+        config: z.object({ count: z.number().int() }).strict(),
+        *plan(ctx) {
+          for (let i = 0; i < ctx.config.count; i++) yield { key: String(i) };
+        },
+        run(job, ctx) {
+          started += 1;
+          return new Promise((_, reject) =>
+            ctx.signal.addEventListener('abort', () => {
+              aborted.push(job.id);
+              reject(ctx.signal.reason);
+            }),
+          );
+        },
       });
+      t = await testEngine({ stepTypes: [wait], concurrency: 4, heartbeatMs: 60_000 });
+      const run = await t.engine.run({ definition: toml(['id = "w"', 'name = "W"', '[step.w]', 'type = "wait"', 'count = 10']) });
+      await new Promise<void>((resolve) => {
+        const off = t!.engine.bus.on('step_progress', (p) => {
+          if (p.counts.running === 4) {
+            off();
+            resolve();
+          }
+        });
+      });
+      await t.engine.cancel(run.managerId);
+      const outcome = await run.done;
+      expect(outcome.manager.status).toBe('cancelled');
+      expect(started).toBe(4);
+      expect(aborted).toHaveLength(4);
+      expect(outcome.steps[0]!.counts).toMatchObject({ cancelled: 10, running: 0 });
     });
-    await t.engine.cancel(run.managerId);
-    const outcome = await run.done;
-    expect(outcome.manager.status).toBe('cancelled');
-    expect(started).toBe(4);
-    expect(aborted).toHaveLength(4);
-    expect(outcome.steps[0]!.counts).toMatchObject({ cancelled: 10, running: 0 });
-  });
 
-  it('keeps logs per job with a cap per job, readable per step and per run', async () => {
+    it('keeps logs per job with a cap per job, readable per step and per run', async () => {
       const chatty = defineStepType({
         name: 'chatty',
         config: z.object({ lines: z.number().int() }).strict(),
@@ -493,7 +509,15 @@ for (const target of engineTargets) {
       });
       await expect(
         t.engine.startRun({
-          definition: toml(['id = "x"', 'name = "X"', '[params.n]', 'type = "integer"', '[step.a]', 'type = "synthetic"', 'count = "{{params.n}}"']),
+          definition: toml([
+            'id = "x"',
+            'name = "X"',
+            '[params.n]',
+            'type = "integer"',
+            '[step.a]',
+            'type = "synthetic"',
+            'count = "{{params.n}}"',
+          ]),
           params: { n: 'many' },
         }),
       ).rejects.toMatchObject({ code: 'ERR_PARAMS_INVALID' });

@@ -24,7 +24,9 @@ describe('runs of other processes on one SQLite file', () => {
     // The "other process": its own store connection on the same file, its own workers.
     runner = await createStepq({ store: `sqlite:${viewer.dbPath}`, logger: pino({ level: 'silent' }), pollMs: 20 });
     runner.start();
-    const run = await runner.run({ definition: toml(['id = "x"', 'name = "X"', '[step.s]', 'type = "synthetic"', 'count = 300', 'duration_ms = 5']) });
+    const run = await runner.run({
+      definition: toml(['id = "x"', 'name = "X"', '[step.s]', 'type = "synthetic"', 'count = 300', 'duration_ms = 5']),
+    });
     await run.done;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the viewer never saw the run end')), 10_000);

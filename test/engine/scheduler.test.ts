@@ -15,7 +15,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const SCHEDULED = ['id = "nightly"', 'name = "Nightly"', 'schedule = "*/5 * * * *"', '[step.s]', 'type = "synthetic"', 'count = 1'].join('\n');
+const SCHEDULED = ['id = "nightly"', 'name = "Nightly"', 'schedule = "*/5 * * * *"', '[step.s]', 'type = "synthetic"', 'count = 1'].join(
+  '\n',
+);
 
 async function engineOn(path: string, clock: ManualClock): Promise<Stepq> {
   const e = await createStepq({ store: `sqlite:${path}`, clock, timers: clock, logger: pino({ level: 'silent' }) });

@@ -50,7 +50,9 @@ describe('pg-notify wire format', () => {
   });
 
   it('splits large batches into payloads below the NOTIFY limit, keeping order', () => {
-    const jobs = Array.from({ length: 2000 }, (_, i) => change(i, { name: `név ${'ü'.repeat(i % 300)}`, error: i % 7 ? null : 'e'.repeat(5000) }));
+    const jobs = Array.from({ length: 2000 }, (_, i) =>
+      change(i, { name: `név ${'ü'.repeat(i % 300)}`, error: i % 7 ? null : 'e'.repeat(5000) }),
+    );
     const payloads = encodeEffects('origin-1', { ...emptyEffects(), jobs, managers: [], steps: [snapshot(10)] });
     expect(payloads.length).toBeGreaterThan(10);
     for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
@@ -71,7 +73,10 @@ describe.skipIf(!PG_URL)(PG_URL ? 'pg-notify bridge (PostgreSQL)' : `pg-notify b
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup(): Promise<{ store: PostgresStore; bridge(origin: string): { bridge: PgNotifyBridge; got: Effects[]; wakes: number[] } }> {
+  async function setup(): Promise<{
+    store: PostgresStore;
+    bridge(origin: string): { bridge: PgNotifyBridge; got: Effects[]; wakes: number[] };
+  }> {
     const schema = uniqueName('stepq_n');
     const store = new PostgresStore({ connectionString: PG_URL!, schema });
     await store.migrate();

@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Starts the CLI from source (tsx) as its own process. */
-export function startCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): ChildProcess & { output: { stdout: string; stderr: string } } {
+export function startCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): ChildProcess & { output: { stdout: string; stderr: string } } {
   const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },

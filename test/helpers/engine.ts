@@ -36,7 +36,10 @@ export function engineSuiteName(prefix: string, t: EngineTarget): string {
  * An engine with workers started, on a fresh SQLite file in a temp folder (the default), or on a
  * fresh PostgreSQL schema (dropped on close).
  */
-export async function testEngine(opts: StepqOptions & { start?: boolean } = {}, target: EngineTarget = engineTargets[0]!): Promise<TestEngine> {
+export async function testEngine(
+  opts: StepqOptions & { start?: boolean } = {},
+  target: EngineTarget = engineTargets[0]!,
+): Promise<TestEngine> {
   const dir = tempDir('stepq-engine-');
   const dbPath = join(dir.path, 'stepq.db');
   let store: string;

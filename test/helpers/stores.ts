@@ -95,8 +95,14 @@ const postgres: StoreFactory = {
       async countWorkers(scope) {
         const { rows } =
           'stepId' in scope
-            ? await raw.query<{ status: JobStatus; n: number }>(`SELECT status, count(*) n FROM jobs WHERE kind='worker' AND step_id=$1 GROUP BY status`, [scope.stepId])
-            : await raw.query<{ status: JobStatus; n: number }>(`SELECT status, count(*) n FROM jobs WHERE kind='worker' AND manager_id=$1 GROUP BY status`, [scope.managerId]);
+            ? await raw.query<{ status: JobStatus; n: number }>(
+                `SELECT status, count(*) n FROM jobs WHERE kind='worker' AND step_id=$1 GROUP BY status`,
+                [scope.stepId],
+              )
+            : await raw.query<{ status: JobStatus; n: number }>(
+                `SELECT status, count(*) n FROM jobs WHERE kind='worker' AND manager_id=$1 GROUP BY status`,
+                [scope.managerId],
+              );
         return countsFrom(Object.fromEntries(rows.map((r) => [r.status, r.n])));
       },
       async statuses() {

@@ -69,7 +69,12 @@ async function connect(url: string, query = ''): Promise<Client> {
 }
 
 async function startRun(server: TestServer, source: string): Promise<number> {
-  const def = await server.app.inject({ method: 'POST', url: '/api/job-definitions', headers: { 'content-type': 'application/toml' }, payload: source });
+  const def = await server.app.inject({
+    method: 'POST',
+    url: '/api/job-definitions',
+    headers: { 'content-type': 'application/toml' },
+    payload: source,
+  });
   expect(def.statusCode, def.body).toBe(201);
   const id = def.json().id as string;
   const r = await server.app.inject({ method: 'POST', url: `/api/job-definitions/${id}/execute`, payload: {} });
@@ -91,9 +96,10 @@ describe('live socket', () => {
     const started = Date.now();
     s.engine.start();
     const outcome = await s.engine.waitForRun(runId);
-    const final = (await watcher.waitFor(
-      (m) => m.type === 'step_progress' && m.payload.status === 'completed',
-    )) as Extract<ServerMessage, { type: 'step_progress' }>;
+    const final = (await watcher.waitFor((m) => m.type === 'step_progress' && m.payload.status === 'completed')) as Extract<
+      ServerMessage,
+      { type: 'step_progress' }
+    >;
     const durationMs = Date.now() - started;
     expect(outcome.manager.status).toBe('completed');
     expect(final.payload).toMatchObject({ pending: 0, running: 0, completed: 10_000, failed: 0, cancelled: 0, total: 10_000 });
@@ -107,7 +113,9 @@ describe('live socket', () => {
     expect(watcher.messages.length).toBeLessThanOrEqual(bound);
     expect(watcher.messages.some((m) => m.type === 'job_status_change' && m.payload.kind === 'worker')).toBe(false);
     // 10,000 jobs made tens of thousands of events; the watcher got a few per tick.
-    console.info(`run watcher: ${watcher.messages.length} messages in ${watcher.frames} frames over ${durationMs} ms (bound ${bound}) for 10,000 jobs`);
+    console.info(
+      `run watcher: ${watcher.messages.length} messages in ${watcher.frames} frames over ${durationMs} ms (bound ${bound}) for 10,000 jobs`,
+    );
     expect(idle.messages.map((m) => m.type)).toEqual(['hello']);
   });
 
@@ -176,7 +184,8 @@ describe('live socket', () => {
     let maxPending = 0;
     let maxBuffered = 0;
     const sampler = setInterval(() => {
-      for (const conn of (s!.app.hub as unknown as { connections: Set<{ pendingSize: number; socket: { bufferedAmount: number } }> }).connections) {
+      for (const conn of (s!.app.hub as unknown as { connections: Set<{ pendingSize: number; socket: { bufferedAmount: number } }> })
+        .connections) {
         maxPending = Math.max(maxPending, conn.pendingSize);
         maxBuffered = Math.max(maxBuffered, conn.socket.bufferedAmount);
       }
@@ -184,16 +193,27 @@ describe('live socket', () => {
     await s.engine.waitForRun(runId);
     clearInterval(sampler);
     raw.resume();
-    const final = await c.waitFor((m) => m.type === 'step_progress' && m.payload.status === 'completed' && m.topic === `run:${runId}`).catch((err) => {
-      console.info('slow reader got', c.messages.length, 'messages; last:', JSON.stringify(c.messages.slice(-3)).slice(0, 800), 'bufferedAmount', (s!.app.hub as unknown as { connections: Set<{ socket: { bufferedAmount: number }; pendingSize: number }> }).connections);
-      throw err;
-    });
+    const final = await c
+      .waitFor((m) => m.type === 'step_progress' && m.payload.status === 'completed' && m.topic === `run:${runId}`)
+      .catch((err) => {
+        console.info(
+          'slow reader got',
+          c.messages.length,
+          'messages; last:',
+          JSON.stringify(c.messages.slice(-3)).slice(0, 800),
+          'bufferedAmount',
+          (s!.app.hub as unknown as { connections: Set<{ socket: { bufferedAmount: number }; pendingSize: number }> }).connections,
+        );
+        throw err;
+      });
     expect(final.payload).toMatchObject({ completed: 20_000, total: 20_000 });
     // Pending state per client never exceeded the per-topic cap (2000 job keys) plus the progress keys.
     expect(maxPending).toBeLessThanOrEqual(2000 + 10);
     expect(maxBuffered).toBeLessThanOrEqual(1024 * 1024 + 2 * 1024 * 1024);
     const stats = s.app.hub.stats;
-    console.info(`slow reader: max pending keys ${maxPending}, max socket buffer ${maxBuffered} bytes, coalesced ${stats.coalesced}, resyncs ${stats.resyncs}, skipped flushes ${stats.skippedFlushes}`);
+    console.info(
+      `slow reader: max pending keys ${maxPending}, max socket buffer ${maxBuffered} bytes, coalesced ${stats.coalesced}, resyncs ${stats.resyncs}, skipped flushes ${stats.skippedFlushes}`,
+    );
   });
 
   it('replays what a reconnecting client missed, and asks for a resync when it cannot', async () => {

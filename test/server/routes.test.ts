@@ -15,7 +15,12 @@ afterEach(async () => {
 });
 
 async function addDefinition(server: TestServer, source: string): Promise<void> {
-  const r = await server.app.inject({ method: 'POST', url: '/api/job-definitions', headers: { 'content-type': 'application/toml' }, payload: source });
+  const r = await server.app.inject({
+    method: 'POST',
+    url: '/api/job-definitions',
+    headers: { 'content-type': 'application/toml' },
+    payload: source,
+  });
   expect(r.statusCode, r.body).toBe(201);
 }
 
@@ -46,7 +51,11 @@ describe('REST API', () => {
 
     const failed = (await s.app.inject({ url: `/api/jobs?step_id=${step.id}&status=failed&limit=100` })).json();
     expect(failed.data.length).toBe(step.progress.counts.failed);
-    expect(failed.data.every((j: { status: string; error: { preview: string } }) => j.status === 'failed' && j.error.preview.includes('synthetic failure'))).toBe(true);
+    expect(
+      failed.data.every(
+        (j: { status: string; error: { preview: string } }) => j.status === 'failed' && j.error.preview.includes('synthetic failure'),
+      ),
+    ).toBe(true);
 
     const detail = (await s.app.inject({ url: `/api/jobs/${failed.data[0].id}` })).json();
     expect(detail).toMatchObject({ kind: 'worker', step_id: step.id, manager_id: id, retries: [] });
@@ -78,7 +87,9 @@ describe('REST API', () => {
     // offset jumps to a row in one request, and its cursor continues from there.
     const jump = (await s.app.inject({ url: `/api/jobs?step_id=${stepId}&offset=100&limit=10` })).json();
     expect(jump.data.map((j: { id: number }) => j.id)).toEqual(seen.slice(100, 110));
-    const after = (await s.app.inject({ url: `/api/jobs?step_id=${stepId}&limit=5&cursor=${encodeURIComponent(jump.next_cursor)}` })).json();
+    const after = (
+      await s.app.inject({ url: `/api/jobs?step_id=${stepId}&limit=5&cursor=${encodeURIComponent(jump.next_cursor)}` })
+    ).json();
     expect(after.data.map((j: { id: number }) => j.id)).toEqual(seen.slice(110, 115));
 
     const bad = await s.app.inject({ url: `/api/jobs?step_id=${stepId}&cursor=nonsense` });
@@ -116,17 +127,31 @@ describe('REST API', () => {
     const err = broken.json().error;
     expect(err.code).toBe('ERR_DEFINITION_INVALID');
     expect(err.details.issues[0]).toMatchObject({ line: 5, path: 'step.a.count' });
-    const syntax = await s.app.inject({ method: 'POST', url: '/api/job-definitions/validate', headers: { 'content-type': 'text/plain' }, payload: 'id = "x\n' });
+    const syntax = await s.app.inject({
+      method: 'POST',
+      url: '/api/job-definitions/validate',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'id = "x\n',
+    });
     expect(syntax.json()).toMatchObject({ valid: false, issues: [expect.objectContaining({ line: 1 })] });
     expect((await s.app.inject({ url: '/api/job-definitions' })).json()).toEqual([]);
 
-    await addDefinition(s, ['id = "typed"', 'name = "T"', '[params.n]', 'type = "integer"', '[step.a]', 'type = "synthetic"', 'count = "{{params.n}}"'].join('\n'));
+    await addDefinition(
+      s,
+      ['id = "typed"', 'name = "T"', '[params.n]', 'type = "integer"', '[step.a]', 'type = "synthetic"', 'count = "{{params.n}}"'].join(
+        '\n',
+      ),
+    );
     const badParams = await s.app.inject({ method: 'POST', url: '/api/job-definitions/typed/execute', payload: { params: { n: 'many' } } });
     expect(badParams.statusCode).toBe(400);
     expect(badParams.json().error.code).toBe('ERR_PARAMS_INVALID');
     const missing = await s.app.inject({ method: 'POST', url: '/api/job-definitions/typed/execute', payload: {} });
     expect(missing.statusCode).toBe(400);
-    const extraField = await s.app.inject({ method: 'POST', url: '/api/job-definitions/typed/execute', payload: { params: { n: 1 }, nonsense: true } });
+    const extraField = await s.app.inject({
+      method: 'POST',
+      url: '/api/job-definitions/typed/execute',
+      payload: { params: { n: 1 }, nonsense: true },
+    });
     expect(extraField.statusCode).toBe(400);
     expect((await s.app.inject({ url: '/api/jobs?parent_id=root' })).json().data).toEqual([]);
     const ok = await s.app.inject({ method: 'POST', url: '/api/job-definitions/typed/execute', payload: { params: { n: 3 } } });
@@ -139,7 +164,9 @@ describe('REST API', () => {
     const one = (await s.app.inject({ url: '/api/job-definitions/d1' })).json();
     expect(one).toMatchObject({ id: 'd1', valid: true, steps: [{ name: 'gen', type: 'synthetic' }] });
     expect(one.source).toContain('type = "synthetic"');
-    const v = (await s.app.inject({ method: 'POST', url: '/api/job-definitions/validate', payload: { source: SYNTHETIC('d2', 1) } })).json();
+    const v = (
+      await s.app.inject({ method: 'POST', url: '/api/job-definitions/validate', payload: { source: SYNTHETIC('d2', 1) } })
+    ).json();
     expect(v).toMatchObject({ valid: true, definition: { id: 'd2' } });
     expect((await s.app.inject({ method: 'DELETE', url: '/api/job-definitions/d1' })).json()).toEqual({ affected: 1 });
     expect((await s.app.inject({ method: 'DELETE', url: '/api/job-definitions/d1' })).statusCode).toBe(404);
@@ -184,8 +211,15 @@ describe('REST API', () => {
       run: () => ({ data: 'y'.repeat(10 * 1024 * 1024) }),
     });
     s = await testServer({ stepTypes: [bigResult] });
-    await addDefinition(s, ['id = "big"', 'name = "Big"', '[params.blob]', 'type = "string"', '[step.gen]', 'type = "big-result"'].join('\n'));
-    const tooBig = await s.app.inject({ method: 'POST', url: '/api/job-definitions/big/execute', payload: { params: { blob: 'x'.repeat(2 * 1024 * 1024) } } });
+    await addDefinition(
+      s,
+      ['id = "big"', 'name = "Big"', '[params.blob]', 'type = "string"', '[step.gen]', 'type = "big-result"'].join('\n'),
+    );
+    const tooBig = await s.app.inject({
+      method: 'POST',
+      url: '/api/job-definitions/big/execute',
+      payload: { params: { blob: 'x'.repeat(2 * 1024 * 1024) } },
+    });
     expect(tooBig.statusCode).toBe(413);
     expect(tooBig.json().error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
     const runId = await execute(s, 'big', { blob: 'small' });
@@ -208,8 +242,12 @@ describe('REST API', () => {
     s = await testServer();
     const doc = (await s.app.inject({ url: '/api/openapi.json' })).json();
     expect(doc.openapi).toBe('3.0.3');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/jobs', '/api/jobs/{id}', '/api/job-definitions/{id}/execute', '/api/jobs/{id}/logs']));
-    expect(doc.paths['/api/jobs'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['parent_id', 'status', 'cursor']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/jobs', '/api/jobs/{id}', '/api/job-definitions/{id}/execute', '/api/jobs/{id}/logs']),
+    );
+    expect(doc.paths['/api/jobs'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['parent_id', 'status', 'cursor']),
+    );
     expect((await s.app.inject({ url: '/healthz' })).json()).toMatchObject({ status: 'ok', store: 'sqlite' });
     await addDefinition(s, SYNTHETIC('m', 5));
     await s.engine.waitForRun(await execute(s, 'm'));
@@ -235,14 +273,24 @@ describe('REST API', () => {
     s = await testServer();
     await addDefinition(s, SYNTHETIC('o', 1));
     const evil = { origin: 'https://evil.example', host: 'localhost:80' };
-    const cancel = await s.app.inject({ method: 'POST', url: '/api/job-definitions/o/execute', headers: { ...evil, 'content-type': 'text/plain' }, payload: 'x' });
+    const cancel = await s.app.inject({
+      method: 'POST',
+      url: '/api/job-definitions/o/execute',
+      headers: { ...evil, 'content-type': 'text/plain' },
+      payload: 'x',
+    });
     expect(cancel.statusCode).toBe(403);
     expect(cancel.json().error.code).toBe('ERR_FORBIDDEN_ORIGIN');
     const del = await s.app.inject({ method: 'DELETE', url: '/api/job-definitions/o', headers: evil });
     expect(del.statusCode).toBe(403);
     expect((await s.app.inject({ url: '/api/job-definitions' })).json()).toHaveLength(1);
     // Same origin (the page) and no origin (curl) are fine.
-    const same = await s.app.inject({ method: 'POST', url: '/api/job-definitions/o/execute', headers: { origin: 'http://localhost:80', host: 'localhost:80' }, payload: {} });
+    const same = await s.app.inject({
+      method: 'POST',
+      url: '/api/job-definitions/o/execute',
+      headers: { origin: 'http://localhost:80', host: 'localhost:80' },
+      payload: {},
+    });
     expect(same.statusCode).toBe(202);
     expect((await s.app.inject({ method: 'POST', url: '/api/job-definitions/o/execute', payload: {} })).statusCode).toBe(202);
     const url = await s.listen();
@@ -264,7 +312,15 @@ describe('REST API', () => {
     delete process.env.STEPQ_TOKEN;
     try {
       const code = await serveCommand(
-        { store: 'sqlite:/nonexistent/never-opened.db', host: '0.0.0.0', port: 0, workers: false, concurrency: 1, allowShell: false, logLevel: 'silent' },
+        {
+          store: 'sqlite:/nonexistent/never-opened.db',
+          host: '0.0.0.0',
+          port: 0,
+          workers: false,
+          concurrency: 1,
+          allowShell: false,
+          logLevel: 'silent',
+        },
         io,
       );
       expect(code).toBe(2);

@@ -72,7 +72,9 @@ for (const factory of storeFactories) {
         const results = await Promise.all(
           Array.from({ length: 8 }, (_, i) =>
             storeOf(i).acknowledge({
-              acks: jobs.slice(i * 2, i * 2 + 2).map((j): Acknowledgement => ({ id: j.id, token: j.leaseToken, status: 'completed', result: i })),
+              acks: jobs
+                .slice(i * 2, i * 2 + 2)
+                .map((j): Acknowledgement => ({ id: j.id, token: j.leaseToken, status: 'completed', result: i })),
             }),
           ),
         );
@@ -97,7 +99,9 @@ for (const factory of storeFactories) {
         // Eight workers each fail one job at once: every transaction alone sees at most one failure
         // besides the committed ones, yet together they cross the threshold.
         const results = await Promise.all(
-          jobs.map((j, i) => storeOf(i).acknowledge({ acks: [{ id: j.id, token: j.leaseToken, status: 'failed', error: `e${i}`, retryInMs: null }] })),
+          jobs.map((j, i) =>
+            storeOf(i).acknowledge({ acks: [{ id: j.id, token: j.leaseToken, status: 'failed', error: `e${i}`, retryInMs: null }] }),
+          ),
         );
         const effects = results.map((r) => r.effects);
         const step = await sut.store.getJob(stepId);
@@ -125,7 +129,12 @@ for (const factory of storeFactories) {
             const { jobs } = await store.claim({ owner: `w${i}`, limit: 25, leaseMs: 60_000 });
             if (jobs.length === 0) return;
             for (const j of jobs.filter((x) => x.depth === 2 && x.id % 10 === 0)) {
-              const r = await store.enqueueMany({ stepId, parentId: j.id, token: j.leaseToken, jobs: [{ key: `c${j.id}` }, { key: `d${j.id}` }] });
+              const r = await store.enqueueMany({
+                stepId,
+                parentId: j.id,
+                token: j.leaseToken,
+                jobs: [{ key: `c${j.id}` }, { key: `d${j.id}` }],
+              });
               spawned += r.inserted;
             }
             await store.acknowledge({
@@ -159,7 +168,9 @@ for (const factory of storeFactories) {
         expect(claimed.length).toBeLessThanOrEqual(3);
         expect((await sut.store.getProgress(stepId))!.running).toBeLessThanOrEqual(3);
         expect(claimed.length).toBeGreaterThan(0);
-        await sut.store.acknowledge({ acks: claimed.map((j) => ({ id: j.id, token: j.leaseToken, status: 'completed' as const, result: null })) });
+        await sut.store.acknowledge({
+          acks: claimed.map((j) => ({ id: j.id, token: j.leaseToken, status: 'completed' as const, result: null })),
+        });
         done += claimed.length;
       }
       expect((await sut.store.getJob(manager.id))?.status).toBe('completed');
@@ -172,7 +183,12 @@ for (const factory of storeFactories) {
       const jobs = await claimAll(sut.store, 'w', 100, 60_000);
       const spawns = jobs.map((j, i) =>
         storeOf(i)
-          .enqueueMany({ stepId, parentId: j.id, token: j.leaseToken, jobs: Array.from({ length: 5 }, (_, k) => ({ key: `${j.id}.${k}` })) })
+          .enqueueMany({
+            stepId,
+            parentId: j.id,
+            token: j.leaseToken,
+            jobs: Array.from({ length: 5 }, (_, k) => ({ key: `${j.id}.${k}` })),
+          })
           .then(
             (r) => r.inserted,
             (err: unknown) => {
@@ -251,7 +267,9 @@ for (const factory of storeFactories) {
       });
       expect(r.lost).toEqual([]);
       expect((await sut.store.getJob(job!.id))?.error?.startsWith('bad')).toBe(true);
-      const [line] = await sut.store.appendLogs([{ jobId: job!.id, stepId, managerId: manager.id, level: 'info', message: 'a\u0000b', at: 1 }]);
+      const [line] = await sut.store.appendLogs([
+        { jobId: job!.id, stepId, managerId: manager.id, level: 'info', message: 'a\u0000b', at: 1 },
+      ]);
       expect(line!.id).toBeGreaterThan(0);
       expect((await sut.store.listLogs({ jobId: job!.id, limit: 5 })).data).toHaveLength(1);
     });

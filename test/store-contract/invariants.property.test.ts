@@ -26,7 +26,10 @@ type Op =
   | { kind: 'lateAck'; pick: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('claim' as const), n: fc.integer({ min: 1, max: 8 }), owner: fc.integer({ min: 0, max: 1 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant('claim' as const), n: fc.integer({ min: 1, max: 8 }), owner: fc.integer({ min: 0, max: 1 }) }),
+  },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('complete' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('fail' as const), pick: fc.nat(), retry: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('spawn' as const), pick: fc.nat(), n: fc.integer({ min: 1, max: 3 }) }) },
@@ -99,7 +102,12 @@ for (const factory of storeFactories) {
                   const j = held.length ? held[op.pick % held.length] : undefined;
                   if (j) {
                     await store
-                      .enqueueMany({ stepId: j.stepId, parentId: j.id, token: j.leaseToken, jobs: Array.from({ length: op.n }, () => ({})) })
+                      .enqueueMany({
+                        stepId: j.stepId,
+                        parentId: j.id,
+                        token: j.leaseToken,
+                        jobs: Array.from({ length: op.n }, () => ({})),
+                      })
                       .catch((err: { code?: string }) => {
                         if (err.code !== 'ERR_LEASE_LOST' && err.code !== 'ERR_JOB_NOT_IN_STATUS') throw err;
                       });

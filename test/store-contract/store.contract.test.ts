@@ -63,11 +63,23 @@ for (const factory of storeFactories) {
       const { steps } = await store.createRun(newRun([{ name: 'a' }]));
       const { jobs } = await store.claim({ owner: 'w', limit: 1, leaseMs: 1000 });
       const step = jobs[0]!;
-      const first = await store.enqueueMany({ stepId: step.id, parentId: step.id, token: step.leaseToken, jobs: [{ key: 'x' }, { key: 'y' }] });
-      const again = await store.enqueueMany({ stepId: step.id, parentId: step.id, token: step.leaseToken, jobs: [{ key: 'x' }, { key: 'z' }, {}] });
+      const first = await store.enqueueMany({
+        stepId: step.id,
+        parentId: step.id,
+        token: step.leaseToken,
+        jobs: [{ key: 'x' }, { key: 'y' }],
+      });
+      const again = await store.enqueueMany({
+        stepId: step.id,
+        parentId: step.id,
+        token: step.leaseToken,
+        jobs: [{ key: 'x' }, { key: 'z' }, {}],
+      });
       expect(first.inserted).toBe(2);
       expect(again.inserted).toBe(2);
-      await expect(store.enqueueMany({ stepId: step.id, parentId: step.id, token: 'wrong', jobs: [{}] })).rejects.toMatchObject({ code: 'ERR_LEASE_LOST' });
+      await expect(store.enqueueMany({ stepId: step.id, parentId: step.id, token: 'wrong', jobs: [{}] })).rejects.toMatchObject({
+        code: 'ERR_LEASE_LOST',
+      });
       expect((await store.getProgress(steps[0]!.id))?.total).toBe(4);
     });
 
@@ -151,7 +163,10 @@ for (const factory of storeFactories) {
 
     it('crossing max_failures (a count) fails the step, cancels its remaining jobs and fails the run', async () => {
       const { manager, steps } = await store.createRun(
-        newRun([{ name: 'a', policy: { maxFailures: { kind: 'count', value: 1 } } }, { name: 'b', dependsOn: ['a'] }]),
+        newRun([
+          { name: 'a', policy: { maxFailures: { kind: 'count', value: 1 } } },
+          { name: 'b', dependsOn: ['a'] },
+        ]),
       );
       await planStep(store, steps[0]!.id, 10);
       const jobs = await claimAll(store, 'w', 3);
@@ -196,7 +211,12 @@ for (const factory of storeFactories) {
     });
 
     it('on_error = continue: a failed step lets its dependents run and the run completes', async () => {
-      const { manager, steps } = await store.createRun(newRun([{ name: 'a', policy: { onError: 'continue' } }, { name: 'b', dependsOn: ['a'] }]));
+      const { manager, steps } = await store.createRun(
+        newRun([
+          { name: 'a', policy: { onError: 'continue' } },
+          { name: 'b', dependsOn: ['a'] },
+        ]),
+      );
       await planStep(store, steps[0]!.id, 1);
       const [job] = await claimAll(store);
       await store.acknowledge({ acks: [{ id: job!.id, token: job!.leaseToken, status: 'failed', error: 'x', retryInMs: null }] });
@@ -227,9 +247,7 @@ for (const factory of storeFactories) {
     });
 
     it('cancels one step: its dependents are cancelled, the independent ones go on', async () => {
-      const { manager, steps } = await store.createRun(
-        newRun([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]),
-      );
+      const { manager, steps } = await store.createRun(newRun([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]));
       await planStep(store, steps[0]!.id, 3);
       await store.cancel({ id: steps[0]!.id });
       expect((await store.getJob(steps[1]!.id))?.status).toBe('cancelled');
@@ -292,11 +310,16 @@ for (const factory of storeFactories) {
 
     it('a retry never brings back a run or step the user cancelled, even when some of its jobs had failed', async () => {
       const { manager, steps } = await store.createRun(
-        newRun([{ name: 'a', policy: { maxFailures: { kind: 'count', value: 5 } } }, { name: 'b', dependsOn: ['a'] }]),
+        newRun([
+          { name: 'a', policy: { maxFailures: { kind: 'count', value: 5 } } },
+          { name: 'b', dependsOn: ['a'] },
+        ]),
       );
       await planStep(store, steps[0]!.id, 10);
       const { jobs } = await store.claim({ owner: 'w', limit: 2, leaseMs: 30_000 });
-      await store.acknowledge({ acks: jobs.map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null })) });
+      await store.acknowledge({
+        acks: jobs.map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null })),
+      });
       await store.cancel({ id: steps[0]!.id });
       expect((await store.getJob(manager.id))?.status).toBe('cancelled');
       expect((await store.retry({ id: manager.id })).affected).toBe(0);
@@ -371,13 +394,17 @@ for (const factory of storeFactories) {
       expect([...seen].sort((a, b) => a - b)).toEqual(seen);
       const jobs = await claimAll(store, 'w', 5);
       const failedIds = jobs.slice(0, 2).map((j) => j.id);
-      await store.acknowledge({ acks: jobs.slice(0, 2).map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null })) });
+      await store.acknowledge({
+        acks: jobs.slice(0, 2).map((j) => ({ id: j.id, token: j.leaseToken, status: 'failed' as const, error: 'x', retryInMs: null })),
+      });
       const failed = await store.listJobs({ stepId: steps[0]!.id, status: ['failed'], limit: 100 });
       expect(failed.data.map((j) => j.id)).toEqual(failedIds);
       const runs = await store.listJobs({ parentId: null, limit: 10, order: 'desc' });
       expect(runs.data.map((j) => j.id)).toEqual([manager.id]);
       const named = await store.listJobs({ stepId: steps[0]!.id, q: 'k1', limit: 100 });
-      expect(named.data.map((j) => j.name).sort()).toEqual(['k1', 'k10', 'k11', 'k12', 'k13', 'k14', 'k15', 'k16', 'k17', 'k18', 'k19'].sort());
+      expect(named.data.map((j) => j.name).sort()).toEqual(
+        ['k1', 'k10', 'k11', 'k12', 'k13', 'k14', 'k15', 'k16', 'k17', 'k18', 'k19'].sort(),
+      );
       const pct = await store.listJobs({ stepId: steps[0]!.id, q: '%', limit: 100 });
       expect(pct.data).toEqual([]);
       await expect(store.listJobs({ stepId: steps[0]!.id, limit: 10, cursor: 'garbage' })).rejects.toBeInstanceOf(StepqError);

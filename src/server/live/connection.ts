@@ -101,7 +101,14 @@ export class LiveConnection {
     this.perTopic.set(topic, count);
     if (msg.type === 'job_log' && msg.payload.lines.length > this.limits.maxLogLinesPerTick) {
       const lines = msg.payload.lines;
-      msg = { ...msg, payload: { ...msg.payload, lines: lines.slice(-this.limits.maxLogLinesPerTick), dropped: msg.payload.dropped + lines.length - this.limits.maxLogLinesPerTick } };
+      msg = {
+        ...msg,
+        payload: {
+          ...msg.payload,
+          lines: lines.slice(-this.limits.maxLogLinesPerTick),
+          dropped: msg.payload.dropped + lines.length - this.limits.maxLogLinesPerTick,
+        },
+      };
     }
     this.pending.set(key, { seq, msg: { ...msg, seq } as ServerMessage });
   }

@@ -6,13 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { JobLogBatch, JobStatusChange, ManagerProgress, StepProgress } from '../../core/events.js';
 import type { Stepq } from '../../engine/engine.js';
 import type { ClientMessage, ServerMessage } from '../../wire/live.js';
-import {
-  liveJobChange,
-  liveManagerProgress,
-  liveStepProgress,
-  wireCounts,
-  wireLogBatchLines,
-} from '../wire-mappers.js';
+import { liveJobChange, liveManagerProgress, liveStepProgress, wireCounts, wireLogBatchLines } from '../wire-mappers.js';
 import { LiveConnection, type ConnectionLimits, type ConnectionStats, type LiveSocket } from './connection.js';
 
 export interface HubOptions {
@@ -128,7 +122,12 @@ export class LiveHub {
         if (typeof msg.topic === 'string') this.unsubscribe(conn, msg.topic);
         return;
       case 'view':
-        if (typeof msg.topic !== 'string' || !msg.topic.startsWith('step:') || !Array.isArray(msg.ids) || !msg.ids.every((i) => Number.isSafeInteger(i))) {
+        if (
+          typeof msg.topic !== 'string' ||
+          !msg.topic.startsWith('step:') ||
+          !Array.isArray(msg.ids) ||
+          !msg.ids.every((i) => Number.isSafeInteger(i))
+        ) {
           return this.reject(conn, 'ERR_BAD_REQUEST', 'view takes a step:<id> topic you subscribed to and a list of job ids.');
         }
         {
@@ -222,11 +221,18 @@ export class LiveHub {
     const id = Number(idText);
     if (kind === 'run') {
       const run = await engine.runProgress(id);
-      if (run) conn.enqueue(`${topic}|manager:${id}`, this.nextSeq(), { type: 'manager_progress', seq: 0, topic, payload: liveManagerProgress(run) });
+      if (run)
+        conn.enqueue(`${topic}|manager:${id}`, this.nextSeq(), {
+          type: 'manager_progress',
+          seq: 0,
+          topic,
+          payload: liveManagerProgress(run),
+        });
       const steps = await engine.listJobs({ parentId: id, kind: 'step', limit: 1000 });
       for (const s of steps.data) {
         const p = await engine.stepProgress(s.id);
-        if (p) conn.enqueue(`${topic}|step:${s.id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
+        if (p)
+          conn.enqueue(`${topic}|step:${s.id}`, this.nextSeq(), { type: 'step_progress', seq: 0, topic, payload: liveStepProgress(p) });
       }
     } else if (kind === 'step') {
       const p = await engine.stepProgress(id);
@@ -315,7 +321,9 @@ export class LiveHub {
       if (e.stepId === null) return;
       const topic = `step:${e.stepId}`;
       if (!this.watched(topic)) return;
-      this.route(topic, `job:${e.jobId}`, { type: 'job_status_change', seq: 0, topic, payload: liveJobChange(e) }, (c) => c.wantsJob(topic, e.jobId));
+      this.route(topic, `job:${e.jobId}`, { type: 'job_status_change', seq: 0, topic, payload: liveJobChange(e) }, (c) =>
+        c.wantsJob(topic, e.jobId),
+      );
       return;
     }
     // Steps and runs: status changes go to the run's watchers (progress messages follow too).

@@ -19,36 +19,44 @@ export interface FileProblem {
 
 function sourceOf(body: unknown): string {
   if (typeof body === 'string') return body;
-  if (body && typeof body === 'object' && typeof (body as { source?: unknown }).source === 'string') return (body as { source: string }).source;
-  throw new StepqError('ERR_BAD_REQUEST', 'Send the definition as TOML text (Content-Type: application/toml), or JSON { "source": "<toml>" }.');
+  if (body && typeof body === 'object' && typeof (body as { source?: unknown }).source === 'string')
+    return (body as { source: string }).source;
+  throw new StepqError(
+    'ERR_BAD_REQUEST',
+    'Send the definition as TOML text (Content-Type: application/toml), or JSON { "source": "<toml>" }.',
+  );
 }
 
 export async function definitionRoutes(app: FastifyInstance, opts: { engine: Stepq; fileProblems: () => FileProblem[] }): Promise<void> {
   const { engine } = opts;
   const idParams = json(DefinitionIdParams, 'input');
 
-  app.get('/api/job-definitions', { schema: { summary: 'Definitions, with their validity', response: withErrors({ 200: zod.array(Definition) }) } }, async () => {
-    const stored = (await engine.listDefinitions()).map(wireDefinition);
-    const ids = new Set(stored.map((d) => d.id));
-    const broken: WireDefinition[] = opts
-      .fileProblems()
-      .filter((p) => !ids.has(p.id))
-      .map((p) => ({
-        id: p.id,
-        name: p.id,
-        valid: false,
-        issues: p.issues.map(wireIssue),
-        file: p.file,
-        updated_at: null,
-        description: null,
-        tags: [],
-        schedule: null,
-        enabled: false,
-        params: {},
-        steps: [],
-      }));
-    return [...stored, ...broken].sort((a, b) => a.id.localeCompare(b.id));
-  });
+  app.get(
+    '/api/job-definitions',
+    { schema: { summary: 'Definitions, with their validity', response: withErrors({ 200: zod.array(Definition) }) } },
+    async () => {
+      const stored = (await engine.listDefinitions()).map(wireDefinition);
+      const ids = new Set(stored.map((d) => d.id));
+      const broken: WireDefinition[] = opts
+        .fileProblems()
+        .filter((p) => !ids.has(p.id))
+        .map((p) => ({
+          id: p.id,
+          name: p.id,
+          valid: false,
+          issues: p.issues.map(wireIssue),
+          file: p.file,
+          updated_at: null,
+          description: null,
+          tags: [],
+          schedule: null,
+          enabled: false,
+          params: {},
+          steps: [],
+        }));
+      return [...stored, ...broken].sort((a, b) => a.id.localeCompare(b.id));
+    },
+  );
 
   app.get(
     '/api/job-definitions/:id',
@@ -58,7 +66,8 @@ export async function definitionRoutes(app: FastifyInstance, opts: { engine: Ste
       const d = await engine.getDefinition(id);
       if (!d) {
         const problem = opts.fileProblems().find((p) => p.id === id);
-        if (problem) throw new StepqError('ERR_DEFINITION_INVALID', `The definition file ${problem.file} is invalid.`, { issues: problem.issues });
+        if (problem)
+          throw new StepqError('ERR_DEFINITION_INVALID', `The definition file ${problem.file} is invalid.`, { issues: problem.issues });
         throw new StepqError('ERR_DEFINITION_NOT_FOUND', `No definition "${id}".`, { id });
       }
       return { ...wireDefinition(d), source: d.source };
@@ -67,7 +76,12 @@ export async function definitionRoutes(app: FastifyInstance, opts: { engine: Ste
 
   app.post(
     '/api/job-definitions',
-    { schema: { summary: 'Add or replace a definition (TOML body); refused whole when invalid', response: withErrors({ 201: DefinitionDetail }) } },
+    {
+      schema: {
+        summary: 'Add or replace a definition (TOML body); refused whole when invalid',
+        response: withErrors({ 201: DefinitionDetail }),
+      },
+    },
     async (request, reply) => {
       const source = sourceOf(request.body);
       const saved = await engine.saveDefinition({ source });
@@ -92,7 +106,13 @@ export async function definitionRoutes(app: FastifyInstance, opts: { engine: Ste
 
   app.delete(
     '/api/job-definitions/:id',
-    { schema: { summary: 'Delete a definition (its past runs stay)', params: idParams, response: withErrors({ 200: zod.object({ affected: zod.number().int() }) }) } },
+    {
+      schema: {
+        summary: 'Delete a definition (its past runs stay)',
+        params: idParams,
+        response: withErrors({ 200: zod.object({ affected: zod.number().int() }) }),
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const deleted = await engine.deleteDefinition(id);

@@ -62,7 +62,7 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
     '/api/jobs',
     {
       schema: {
-        summary: 'List jobs (keyset pages): runs with parent_id=root, a step\'s workers with step_id',
+        summary: "List jobs (keyset pages): runs with parent_id=root, a step's workers with step_id",
         querystring: json(JobsQuery, 'input'),
         response: withErrors({ 200: pageOf(JobSchema) }),
       },
@@ -125,7 +125,13 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
 
   app.get(
     '/api/jobs/:id/progress',
-    { schema: { summary: 'Progress: a run or step from counters; a worker job counts its subtree', params: idParams, response: withErrors({ 200: Progress }) } },
+    {
+      schema: {
+        summary: 'Progress: a run or step from counters; a worker job counts its subtree',
+        params: idParams,
+        response: withErrors({ 200: Progress }),
+      },
+    },
     async (request) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
       const progress = await progressOf(engine, job.id, job.kind);
@@ -169,7 +175,13 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
 
   app.post(
     '/api/jobs/:id/cancel',
-    { schema: { summary: 'Cancel a job and everything under it that has not ended', params: idParams, response: withErrors({ 200: Affected }) } },
+    {
+      schema: {
+        summary: 'Cancel a job and everything under it that has not ended',
+        params: idParams,
+        response: withErrors({ 200: Affected }),
+      },
+    },
     async (request) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
       return engine.cancel(job.id);
@@ -178,7 +190,13 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
 
   app.post(
     '/api/jobs/:id/retry',
-    { schema: { summary: 'Retry the failed jobs under a run, a step, or one job', params: idParams, response: withErrors({ 200: Affected }) } },
+    {
+      schema: {
+        summary: 'Retry the failed jobs under a run, a step, or one job',
+        params: idParams,
+        response: withErrors({ 200: Affected }),
+      },
+    },
     async (request) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
       return engine.retry(job.id);
@@ -187,7 +205,13 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
 
   app.post(
     '/api/jobs/:id/rerun',
-    { schema: { summary: 'Run the definition of a run again, with the same params', params: idParams, response: withErrors({ 202: Started }) } },
+    {
+      schema: {
+        summary: 'Run the definition of a run again, with the same params',
+        params: idParams,
+        response: withErrors({ 202: Started }),
+      },
+    },
     async (request, reply) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
       if (job.kind !== 'manager') throw new StepqError('ERR_BAD_REQUEST', `Job ${job.id} is a ${job.kind}; only runs can be run again.`);
@@ -203,7 +227,10 @@ export async function jobRoutes(app: FastifyInstance, opts: { engine: Stepq }): 
     async (request) => {
       const job = await requireJob(engine, (request.params as { id: string }).id);
       if (job.kind !== 'manager') {
-        throw new StepqError('ERR_BAD_REQUEST', `Job ${job.id} is a ${job.kind}; only whole runs are deleted (DELETE the run ${job.managerId}).`);
+        throw new StepqError(
+          'ERR_BAD_REQUEST',
+          `Job ${job.id} is a ${job.kind}; only whole runs are deleted (DELETE the run ${job.managerId}).`,
+        );
       }
       const r = await engine.deleteRun(job.id);
       return { affected: r };

@@ -49,7 +49,8 @@ export async function systemRoutes(
 function openapi(routes: RouteOptions[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    if (typeof r.url !== 'string' || !(r.url.startsWith('/api') || r.url === '/healthz' || r.url === '/metrics' || r.url === '/ws')) continue;
+    if (typeof r.url !== 'string' || !(r.url.startsWith('/api') || r.url === '/healthz' || r.url === '/metrics' || r.url === '/ws'))
+      continue;
     const path = r.url.replace(/:([a-z_]+)/g, '{$1}');
     const methods = (Array.isArray(r.method) ? r.method : [r.method]).map((m) => m.toLowerCase()).filter((m) => m !== 'head');
     const schema = (r.schema ?? {}) as {
@@ -65,7 +66,10 @@ function openapi(routes: RouteOptions[], version: string): Record<string, unknow
     ];
     const responses: Record<string, unknown> = {};
     for (const [code, s] of Object.entries(schema.response ?? { 200: {} })) {
-      responses[code] = { description: Number(code) < 400 ? 'OK' : 'Error: { error: { code, message, details } }', content: { 'application/json': { schema: s } } };
+      responses[code] = {
+        description: Number(code) < 400 ? 'OK' : 'Error: { error: { code, message, details } }',
+        content: { 'application/json': { schema: s } },
+      };
     }
     for (const method of methods) {
       paths[path] ??= {};
@@ -84,4 +88,3 @@ function openapi(routes: RouteOptions[], version: string): Record<string, unknow
     paths,
   };
 }
-

@@ -336,7 +336,13 @@ export class PostgresStore implements Store {
     );
   }
 
-  claim(params: { owner: string; limit: number; leaseMs: number; types?: string[]; managerId?: number }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
+  claim(params: {
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    types?: string[];
+    managerId?: number;
+  }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
     return this.write(
       (tx) => M.claim(tx, params),
       (r) => r.effects,

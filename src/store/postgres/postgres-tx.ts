@@ -1,7 +1,15 @@
 import type pg from 'pg';
 import type { JobStatus } from '../../core/job.js';
 import { addCounts, countsFrom, emptyCounts, type CounterDeltas, type Counts } from '../../core/progress.js';
-import { changeFromRow, claimedFromRow, countsFromRow, jobFromRow, managerSnapshotFromRow, stepSnapshotFromRow, type Row } from '../rows.js';
+import {
+  changeFromRow,
+  claimedFromRow,
+  countsFromRow,
+  jobFromRow,
+  managerSnapshotFromRow,
+  stepSnapshotFromRow,
+  type Row,
+} from '../rows.js';
 import type { ManagerSnapshot, StepSnapshot } from '../store.js';
 import type { ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
 import * as Q from './queries.js';
@@ -194,7 +202,14 @@ export class PostgresTx implements StoreTx {
     return (await this.q('DESCENDANT_IDS', [jobId])).map((r) => Number(r.id));
   }
 
-  async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[]; managerId?: number }): Promise<ClaimedRow[]> {
+  async claimJobs(p: {
+    owner: string;
+    token: string;
+    expiresAt: number;
+    limit: number;
+    types?: string[];
+    managerId?: number;
+  }): Promise<ClaimedRow[]> {
     const base = [pgText(p.owner), p.token, p.expiresAt, this.now, p.limit];
     const rows =
       p.managerId !== undefined
@@ -263,7 +278,9 @@ export class PostgresTx implements StoreTx {
     return (await this.q('EXPIRED_LEASES', [this.now, limit])).map(jobFromRow);
   }
 
-  async rescueJobs(rows: Array<{ id: number; token: string; to: 'pending' | 'failed'; runAt: number; error: string }>): Promise<ChangedRow[]> {
+  async rescueJobs(
+    rows: Array<{ id: number; token: string; to: 'pending' | 'failed'; runAt: number; error: string }>,
+  ): Promise<ChangedRow[]> {
     const toPending = rows.filter((r) => r.to === 'pending');
     const toFailed = rows.filter((r) => r.to === 'failed');
     const out: Row[] = [];

@@ -22,7 +22,8 @@ export const FENCE_KEY = 0x5354_5046; // "STPF"
 export const LANE_KEY = 0x5354_504c; // "STPL"
 
 /** Columns of a status change (see JobChange), qualified by the updated table's alias `j`. */
-const CHANGE_COLS = 'j.id, j.kind, j.parent_id, j.step_id, j.manager_id, j.type, j.name, j.status, j.attempt, j.started_at, j.finished_at, j.error';
+const CHANGE_COLS =
+  'j.id, j.kind, j.parent_id, j.step_id, j.manager_id, j.type, j.name, j.status, j.attempt, j.started_at, j.finished_at, j.error';
 /** Columns a claim returns: the change plus what the worker needs to run the job. */
 const CLAIM_COLS = `${CHANGE_COLS}, j.payload, j.max_attempts, j.timeout_ms, j.depth, j.lease_token`;
 const CLEAR_LEASE = 'lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL';

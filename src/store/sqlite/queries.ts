@@ -235,7 +235,6 @@ DELETE FROM counters WHERE owner_id IN (SELECT id FROM jobs WHERE manager_id = @
 /** Deletes every job of run @managerId. */
 export const DELETE_RUN_JOBS = `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE manager_id = @managerId LIMIT @chunk)`;
 
-
 /** Snapshots of the steps in the JSON array @ids: status, times and worker counters. */
 export const STEP_SNAPSHOTS = `
 SELECT j.id, j.manager_id, j.name, j.status, j.started_at, j.finished_at,

@@ -178,7 +178,13 @@ export class SqliteStore implements Store {
     return this.write((tx) => M.markPlanned(tx, params));
   }
 
-  claim(params: { owner: string; limit: number; leaseMs: number; types?: string[]; managerId?: number }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
+  claim(params: {
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    types?: string[];
+    managerId?: number;
+  }): Promise<{ jobs: ClaimedJob[]; effects: Effects }> {
     return this.write((tx) => M.claim(tx, params));
   }
 

@@ -2,14 +2,7 @@ import type Database from 'better-sqlite3';
 import type { JobStatus } from '../../core/job.js';
 import type { Counts } from '../../core/progress.js';
 import type { CounterDeltas } from '../../core/progress.js';
-import {
-  changeFromRow,
-  countsFromRow,
-  jobFromRow,
-  managerSnapshotFromRow,
-  stepSnapshotFromRow,
-  type Row,
-} from '../rows.js';
+import { changeFromRow, countsFromRow, jobFromRow, managerSnapshotFromRow, stepSnapshotFromRow, type Row } from '../rows.js';
 import type { ManagerSnapshot, StepSnapshot } from '../store.js';
 import type { ChangedRow, ClaimedRow, CounterScope, JobRow, LeaseAck, NewJobRow, StoreTx, WorkerScope } from '../tx.js';
 import * as Q from './queries.js';
@@ -130,8 +123,25 @@ export class SqliteTx implements StoreTx {
     const now = this.now;
     for (const r of rows) {
       inserted += stmt.run(
-        r.kind, r.parentId, r.stepId, r.managerId, r.depth, r.type, r.name, r.key, r.status, r.maxAttempts,
-        r.priority, r.runAt, r.timeoutMs, r.lane, r.concurrency, r.payload, r.definitionId, now, r.startedAt,
+        r.kind,
+        r.parentId,
+        r.stepId,
+        r.managerId,
+        r.depth,
+        r.type,
+        r.name,
+        r.key,
+        r.status,
+        r.maxAttempts,
+        r.priority,
+        r.runAt,
+        r.timeoutMs,
+        r.lane,
+        r.concurrency,
+        r.payload,
+        r.definitionId,
+        now,
+        r.startedAt,
       ).changes;
     }
     return inserted;
@@ -163,7 +173,14 @@ export class SqliteTx implements StoreTx {
     return (this.q.DESCENDANT_IDS.all({ id: jobId }) as Row[]).map((r) => Number(r.id));
   }
 
-  async claimJobs(p: { owner: string; token: string; expiresAt: number; limit: number; types?: string[]; managerId?: number }): Promise<ClaimedRow[]> {
+  async claimJobs(p: {
+    owner: string;
+    token: string;
+    expiresAt: number;
+    limit: number;
+    types?: string[];
+    managerId?: number;
+  }): Promise<ClaimedRow[]> {
     const base = { owner: p.owner, token: p.token, expiresAt: p.expiresAt, limit: p.limit, now: this.now };
     const rows =
       p.managerId !== undefined
@@ -234,7 +251,9 @@ export class SqliteTx implements StoreTx {
     return (this.q.EXPIRED_LEASES.all({ now: this.now, limit }) as Row[]).map(jobFromRow);
   }
 
-  async rescueJobs(rows: Array<{ id: number; token: string; to: 'pending' | 'failed'; runAt: number; error: string }>): Promise<ChangedRow[]> {
+  async rescueJobs(
+    rows: Array<{ id: number; token: string; to: 'pending' | 'failed'; runAt: number; error: string }>,
+  ): Promise<ChangedRow[]> {
     const out: ChangedRow[] = [];
     for (const row of rows) {
       const stmt = row.to === 'pending' ? this.q.RESCUE_TO_PENDING : this.q.RESCUE_TO_FAILED;
@@ -249,7 +268,12 @@ export class SqliteTx implements StoreTx {
    * Steps go in chunks inside the one transaction, yielding to the event loop between them: a
    * million-job cancel stays atomic, and the process keeps answering reads (and Ctrl-C) meanwhile.
    */
-  private async scoped(scope: WorkerScope, stmts: { step: Stmt; ids: Stmt }, from: JobStatus, extra: Record<string, unknown>): Promise<ChangedRow[]> {
+  private async scoped(
+    scope: WorkerScope,
+    stmts: { step: Stmt; ids: Stmt },
+    from: JobStatus,
+    extra: Record<string, unknown>,
+  ): Promise<ChangedRow[]> {
     let rows: Raw[] = [];
     const stepIds =
       'stepId' in scope
@@ -310,7 +334,8 @@ export class SqliteTx implements StoreTx {
       const current = this.q.GET_JOB.get({ id }) as Row | undefined;
       const from = current?.status as JobStatus | undefined;
       if (!from || !p.from.includes(from)) continue;
-      const r = stmt.get({ id, from, to: p.to, error: p.error ?? null, cancelCause: p.cancelCause ?? null, now: this.now }) as Row | undefined;
+      const r = stmt.get({ id, from, to: p.to, error: p.error ?? null, cancelCause: p.cancelCause ?? null, now: this.now }) as
+        Row | undefined;
       if (r) out.push(changeFromRow(r, from));
     }
     return out;

@@ -1,7 +1,14 @@
 /**
  * Definitions: list, one with its TOML source, validate, save (POST the TOML), delete, execute.
  */
-import type { WireDefinition, WireDefinitionDetail, WireDefinitionIssue, WireParamSpec, WireStarted, WireValidation } from '../../../src/wire/api.js';
+import type {
+  WireDefinition,
+  WireDefinitionDetail,
+  WireDefinitionIssue,
+  WireParamSpec,
+  WireStarted,
+  WireValidation,
+} from '../../../src/wire/api.js';
 import { ApiError, requestJson } from './http.js';
 
 export type DefinitionIssue = WireDefinitionIssue;
@@ -41,7 +48,8 @@ export async function deleteDefinition(id: string): Promise<void> {
 }
 
 export async function executeDefinition(id: string, params: Record<string, unknown>): Promise<number> {
-  return (await requestJson<WireStarted>(`/job-definitions/${encodeURIComponent(id)}/execute`, { method: 'POST', body: { params } })).manager_id;
+  return (await requestJson<WireStarted>(`/job-definitions/${encodeURIComponent(id)}/execute`, { method: 'POST', body: { params } }))
+    .manager_id;
 }
 
 /** Issues carried by an error answer (`error.details.issues`), if any. */
@@ -51,7 +59,9 @@ export function issuesOf(err: unknown): DefinitionIssue[] {
   if (typeof details !== 'object' || details === null || !('issues' in details)) return [];
   const issues = (details as { issues: unknown }).issues;
   if (!Array.isArray(issues)) return [];
-  return issues.filter((i): i is DefinitionIssue => typeof i === 'object' && i !== null && typeof (i as { message?: unknown }).message === 'string');
+  return issues.filter(
+    (i): i is DefinitionIssue => typeof i === 'object' && i !== null && typeof (i as { message?: unknown }).message === 'string',
+  );
 }
 
 /** "line 12: path: message" (or without the line when the issue has none). */

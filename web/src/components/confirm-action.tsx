@@ -20,7 +20,8 @@ export interface ConfirmActionProps {
   testId?: string;
 }
 
-type Phase = { kind: 'closed' } | { kind: 'asking' } | { kind: 'running' } | { kind: 'done'; message: string } | { kind: 'failed'; message: string };
+type Phase =
+  { kind: 'closed' } | { kind: 'asking' } | { kind: 'running' } | { kind: 'done'; message: string } | { kind: 'failed'; message: string };
 
 export function ConfirmAction(props: ConfirmActionProps) {
   const [phase, setPhase] = useState<Phase>({ kind: 'closed' });

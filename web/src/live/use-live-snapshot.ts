@@ -119,7 +119,6 @@ export function useLiveSnapshot<S>(opts: LiveSnapshotOptions<S>): LiveSnapshot<S
       unsubscribe();
     };
     // `key` and `topic` name everything the load depends on.
-     
   }, [opts.key, opts.topic]);
 
   const reload = useCallback(() => api.current.reload(), []);

@@ -9,7 +9,11 @@ import { IssueList, SourceView } from '../../components/source-view.js';
 import { href, navigate } from '../../router.js';
 
 type Check =
-  { state: 'none' } | { state: 'busy' } | { state: 'valid' } | { state: 'invalid'; issues: DefinitionIssue[] } | { state: 'error'; message: string };
+  | { state: 'none' }
+  | { state: 'busy' }
+  | { state: 'valid' }
+  | { state: 'invalid'; issues: DefinitionIssue[] }
+  | { state: 'error'; message: string };
 
 export function NewDefinitionPage() {
   const [source, setSource] = useState('');

@@ -78,7 +78,12 @@ export function ParamsForm({ definition }: { definition: DefinitionView }) {
               <span className="muted small"> {spec.type}</span>
             </label>
             {spec.type === 'boolean' ? (
-              <input id={id} type="checkbox" checked={values[name] === true} onChange={(e) => setValues({ ...values, [name]: e.target.checked })} />
+              <input
+                id={id}
+                type="checkbox"
+                checked={values[name] === true}
+                onChange={(e) => setValues({ ...values, [name]: e.target.checked })}
+              />
             ) : (
               <input
                 id={id}

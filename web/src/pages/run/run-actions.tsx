@@ -19,7 +19,9 @@ export function CancelButton({ job, small }: { job: JobView; small?: boolean }) 
       danger
       disabled={isTerminalStatus(job.status)}
       title={`Cancel ${w} “${job.name}”?`}
-      body={<p>Every pending or running job of this {w} is cancelled; running handlers are asked to stop. Completed jobs keep their results.</p>}
+      body={
+        <p>Every pending or running job of this {w} is cancelled; running handlers are asked to stop. Completed jobs keep their results.</p>
+      }
       confirmLabel={`Cancel ${w}`}
       testId={`cancel-${job.id}`}
       run={async () => {
@@ -40,8 +42,8 @@ export function RetryButton({ job, small }: { job: JobView; small?: boolean }) {
       title={`Retry the failed jobs of ${w} “${job.name}”?`}
       body={
         <p>
-          {failed > 0 ? `${plural(failed, 'failed job')} go back to pending` : 'Failed jobs go back to pending'} with one more attempt; jobs cancelled
-          because of those failures are queued again too.
+          {failed > 0 ? `${plural(failed, 'failed job')} go back to pending` : 'Failed jobs go back to pending'} with one more attempt; jobs
+          cancelled because of those failures are queued again too.
         </p>
       }
       confirmLabel="Retry"

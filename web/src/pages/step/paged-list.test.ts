@@ -70,7 +70,8 @@ function change(id: number, status: JobStatusChangePayload['status']): JobStatus
   };
 }
 
-const how = (u: URL): string => (u.searchParams.has('cursor') ? `cursor ${u.searchParams.get('cursor')}` : `offset ${u.searchParams.get('offset') ?? 0}`);
+const how = (u: URL): string =>
+  u.searchParams.has('cursor') ? `cursor ${u.searchParams.get('cursor')}` : `offset ${u.searchParams.get('offset') ?? 0}`;
 
 describe('PagedJobList', () => {
   const TOTAL = 1000 * PAGE_SIZE;

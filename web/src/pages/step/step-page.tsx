@@ -182,7 +182,13 @@ function WorkerFilters({ statuses, q, counts }: { statuses: Status[]; q: string;
       </div>
       <label className="field grow">
         <span className="sr-only">Search jobs by name</span>
-        <input type="search" placeholder="Search jobs by name" value={text} onChange={(e) => setText(e.target.value)} data-testid="job-search" />
+        <input
+          type="search"
+          placeholder="Search jobs by name"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          data-testid="job-search"
+        />
       </label>
     </div>
   );
