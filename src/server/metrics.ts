@@ -75,5 +75,6 @@ export function createMetrics(engine: Stepq, hub: LiveHub): { registry: Registry
     'Ticks skipped for a slow client (its socket buffer was full).',
     () => hub.stats.skippedFlushes,
   );
+  hubCounter('stepq_ws_clients_closed_total', 'Clients disconnected for flooding the server or not reading.', () => hub.stats.closed);
   return { registry, close: () => offs.forEach((off) => off()) };
 }

@@ -60,4 +60,28 @@ describe('live hub replay', () => {
     await hub.tick();
     expect(c.sent.find((m) => m.type === 'resync')).toMatchObject({ topic });
   });
+
+  it('disconnects a client that keeps asking without reading the answers, instead of buffering them', async () => {
+    t = await testEngine({ start: false });
+    hub = new LiveHub({ engine: t.engine, tickMs: 60_000, limits: { maxBufferedBytes: 1000 } });
+    const closed: Array<[number | undefined, string | undefined]> = [];
+    let sentFrames = 0;
+    const socket = {
+      bufferedAmount: 0,
+      send: () => void (sentFrames += 1),
+      close: (code?: number, reason?: string) => void closed.push([code, reason]),
+    };
+    const conn = hub.attach(socket);
+    await hub.handle(conn, { type: 'ping' });
+    expect(sentFrames).toBe(2); // hello, pong
+    socket.bufferedAmount = 1500; // slow, not yet abusive: answers still go out
+    await hub.handle(conn, { type: 'ping' });
+    expect(sentFrames).toBe(3);
+    socket.bufferedAmount = 5000; // its answers pile up unread
+    await hub.handle(conn, { type: 'ping' });
+    await hub.handle(conn, { type: 'ping' });
+    expect(sentFrames).toBe(3);
+    expect(closed).toEqual([[1008, 'the client does not read its messages']]);
+    expect(hub.stats.closed).toBe(1);
+  });
 });

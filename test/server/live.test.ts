@@ -292,4 +292,24 @@ describe('live socket', () => {
     const refused = new Set(['run:999999', `step:${runId}`]);
     expect(c.messages.filter((m) => m.type !== 'error' && 'topic' in m && refused.has(m.topic))).toEqual([]);
   });
+
+  it('disconnects a client that floods messages, and keeps serving the others', async () => {
+    s = await testServer({ tickMs: 50, start: false });
+    const url = await s.listen();
+    const flooder = await connect(url);
+    const closed = new Promise<[number, string]>((resolve) =>
+      flooder.ws.once('close', (code, reason) => resolve([code, reason.toString()])),
+    );
+    for (let i = 0; i < 1000; i++) flooder.send({ type: 'ping' });
+    expect(await closed).toEqual([1008, 'more than 200 messages a second']);
+    expect(flooder.messages.filter((m) => m.type === 'pong').length).toBeLessThanOrEqual(200);
+
+    const other = await connect(url);
+    other.send({ type: 'ping' });
+    await other.waitFor((m) => m.type === 'pong');
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^stepq_ws_clients_closed_total 1$/m);
+  });
 });

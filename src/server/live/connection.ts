@@ -22,6 +22,8 @@ export interface ConnectionLimits {
   maxTopics: number;
   /** Most ids in one step `view`. */
   maxViewIds: number;
+  /** Most messages a client may send per second; a client sending more is disconnected. */
+  maxMessagesPerSecond: number;
 }
 
 export type Unsequenced = ServerMessage extends infer M ? (M extends { seq: number } ? Omit<M, 'seq'> : never) : never;
@@ -37,6 +39,8 @@ export interface ConnectionStats {
   dropped: number;
   resyncs: number;
   skippedFlushes: number;
+  /** Connections closed for flooding or for not reading. */
+  closed: number;
 }
 
 export class LiveConnection {
@@ -45,6 +49,8 @@ export class LiveConnection {
   readonly views = new Map<string, Set<number>>();
   private readonly pending = new Map<string, Pending>();
   private readonly perTopic = new Map<string, number>();
+  private windowStart = 0;
+  private windowCount = 0;
   alive = true;
 
   constructor(
@@ -148,11 +154,42 @@ export class LiveConnection {
     return frame.length;
   }
 
-  /** Sends at once (answers to the client's own requests: hello, subscribed, pong, errors). */
+  /**
+   * Counts one message from the client; false (and the connection closed) when it sends more than
+   * its rate allows. A page sends a few messages a second; a flood only costs the server.
+   */
+  admit(now: number): boolean {
+    if (!this.alive) return false;
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    this.windowCount += 1;
+    if (this.windowCount <= this.limits.maxMessagesPerSecond) return true;
+    this.drop(1008, `more than ${this.limits.maxMessagesPerSecond} messages a second`);
+    return false;
+  }
+
+  /**
+   * Sends at once (answers to the client's own requests: hello, subscribed, pong, errors). A client
+   * that keeps asking without reading the answers is disconnected rather than buffered without end.
+   */
   sendNow(msgs: ServerMessage[]): void {
     if (!this.alive) return;
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes * 2) {
+      this.drop(1008, 'the client does not read its messages');
+      return;
+    }
     this.socket.send(JSON.stringify(msgs));
     this.stats.sent += msgs.length;
+  }
+
+  private drop(code: number, reason: string): void {
+    this.alive = false;
+    this.pending.clear();
+    this.perTopic.clear();
+    this.stats.closed += 1;
+    this.socket.close(code, reason);
   }
 }
 

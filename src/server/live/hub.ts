@@ -33,7 +33,7 @@ interface Recorded {
 export class LiveHub {
   readonly epoch = randomBytes(6).toString('hex');
   readonly tickMs: number;
-  readonly stats: ConnectionStats = { sent: 0, coalesced: 0, dropped: 0, resyncs: 0, skippedFlushes: 0 };
+  readonly stats: ConnectionStats = { sent: 0, coalesced: 0, dropped: 0, resyncs: 0, skippedFlushes: 0, closed: 0 };
   private seq = 0;
   private readonly connections = new Set<LiveConnection>();
   private readonly subscribers = new Map<string, Set<LiveConnection>>();
@@ -61,6 +61,7 @@ export class LiveHub {
       maxLogLinesPerTick: 200,
       maxTopics: 64,
       maxViewIds: 1000,
+      maxMessagesPerSecond: 200,
       ...o.limits,
     };
     this.historySize = o.historySize ?? 20_000;

@@ -30,6 +30,7 @@ export async function liveRoute(app: FastifyInstance, opts: { hub: LiveHub }): P
       answered = true;
     });
     socket.on('message', (data: Buffer) => {
+      if (!conn.admit(Date.now())) return;
       let parsed: unknown;
       try {
         parsed = JSON.parse(data.toString('utf8'));
