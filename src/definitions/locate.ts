@@ -26,6 +26,8 @@ export interface Locator {
 }
 
 const pathKey = (path: FieldPath): string => JSON.stringify(path);
+/** Values nested deeper are stepped over, not located: validation refuses them before it needs a line. */
+const MAX_LOCATED_DEPTH = 80;
 
 const BARE_KEY_CHAR = /[A-Za-z0-9_-]/;
 
@@ -159,6 +161,8 @@ class Scanner {
       this.skipMultiline(this.startsWith('"""') ? '"""' : "'''");
     } else if (c === '"' || c === "'") {
       this.readQuoted();
+    } else if ((c === '[' || c === '{') && path.length > MAX_LOCATED_DEPTH) {
+      this.skipNested();
     } else if (c === '[') {
       this.readArray(path);
     } else if (c === '{') {
@@ -166,6 +170,29 @@ class Scanner {
     } else {
       // Numbers, booleans, dates (which may contain a space), inf and nan.
       while (!this.eof && !',]}#\n\r'.includes(this.peek())) this.advance();
+    }
+  }
+
+  /** Steps over an array or inline table without recursing (nothing inside it is located). */
+  private skipNested(): void {
+    let depth = 0;
+    while (!this.eof) {
+      if (this.startsWith('"""') || this.startsWith("'''")) {
+        this.skipMultiline(this.startsWith('"""') ? '"""' : "'''");
+        continue;
+      }
+      const c = this.peek();
+      if (c === '"' || c === "'") {
+        this.readQuoted();
+        continue;
+      }
+      if (c === '#') {
+        while (!this.eof && this.peek() !== '\n') this.advance();
+        continue;
+      }
+      this.advance();
+      if (c === '[' || c === '{') depth++;
+      else if ((c === ']' || c === '}') && --depth === 0) return;
     }
   }
 

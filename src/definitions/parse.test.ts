@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { defineStepType } from '../core/step-type.js';
 import { StepTypeRegistry } from '../engine/step-types.js';
-import { formatIssues, parseDefinition, parseDefinitionObject } from './index.js';
+import { formatIssues, parseDefinition, parseDefinitionObject, parseDefinitionText } from './index.js';
 import type { Definition, DefinitionIssue } from './types.js';
 
 function registry(): StepTypeRegistry {
@@ -618,5 +618,28 @@ describe('size limits', () => {
           .filter((p) => !p.startsWith('step.'))
           .sort(),
       ).toEqual(['description', 'name', 'tags[0]']);
+  });
+
+  test('values nested thousands deep are an issue with a line, not a stack overflow', () => {
+    const depth = 5000;
+    const toml = `id = "deep"\nname = "Deep"\n[step.a]\ntype = "noop"\nx = ${'['.repeat(depth)}${']'.repeat(depth)}\n`;
+    const r = parseDefinition(toml, { file: 'x.toml', stepTypes });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issues).toHaveLength(1);
+      expect(r.issues[0]).toMatchObject({ file: 'x.toml', line: 5 });
+      expect(r.issues[0]!.message).toMatch(/nested|Invalid TOML/);
+    }
+    const json = `{"id":"deep","name":"Deep","step":{"a":{"type":"noop","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}}`;
+    const j = parseDefinitionText(json, { file: 'x.json', stepTypes });
+    expect(j.ok).toBe(false);
+    if (!j.ok)
+      expect(j.issues).toEqual([{ file: 'x.json', path: 'step.a.x', message: 'Values nested more than 64 levels deep are not accepted' }]);
+    // A config nested within the bound is still read.
+    const ok = parseDefinitionText(`{"id":"ok","name":"Ok","step":{"a":{"type":"noop","x":${'['.repeat(40)}${']'.repeat(40)}}}}`, {
+      stepTypes,
+    });
+    expect(ok.ok).toBe(false); // noop takes no x: the usual unknown-key issue, not a nesting one
+    if (!ok.ok) expect(ok.issues[0]!.message).not.toContain('nested');
   });
 });

@@ -55,8 +55,29 @@ function isTable(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
 }
 
+/** Deeper than any real config; validation recurses, and a value nested thousands deep would overflow it. */
+export const MAX_NESTING = 64;
+
+/** The path (its first few keys) of a value nested deeper than MAX_NESTING, or null. Iterative on purpose. */
+function tooDeep(doc: unknown): Array<string | number> | null {
+  const stack: Array<{ v: unknown; depth: number; path: Array<string | number> }> = [{ v: doc, depth: 0, path: [] }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object' || v instanceof Date) continue;
+    if (depth >= MAX_NESTING) return path;
+    const entries: Array<[string | number, unknown]> = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
+    for (const [k, x] of entries) stack.push({ v: x, depth: depth + 1, path: path.length < 3 ? [...path, k] : path });
+  }
+  return null;
+}
+
 function validate(doc: unknown, ctx: Context): ParseResult {
   const issues: RawIssue[] = [];
+  const deep = tooDeep(doc);
+  if (deep !== null) {
+    issues.push({ path: deep, message: `Values nested more than ${MAX_NESTING} levels deep are not accepted` });
+    return { ok: false, issues: locateIssues(issues, ctx) };
+  }
   if (!isTable(doc)) {
     issues.push({ path: [], message: expected('a definition table with id, name and [step.<name>] tables', doc) });
     return { ok: false, issues: locateIssues(issues, ctx) };
