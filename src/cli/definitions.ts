@@ -1,7 +1,7 @@
 /**
  * `stepq definitions …`: the definitions stored for `stepq serve` (and its scheduler).
  */
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from './read-text.js';
 import { StepqError } from '../core/errors.js';
 import { formatIssues } from '../definitions/index.js';
 import { withEngine, type StoreOption } from './jobs.js';
@@ -44,7 +44,7 @@ export async function definitionsShow(id: string, opts: StoreOption, io: Io): Pr
 export async function definitionsAdd(file: string, opts: StoreOption, io: Io): Promise<number> {
   let source: string;
   try {
-    source = await readFile(file, 'utf8');
+    source = await readTextFile(file);
   } catch (err) {
     io.err.write(`stepq: cannot read ${file}: ${(err as Error).message}\n`);
     return 2;

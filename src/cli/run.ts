@@ -4,7 +4,7 @@
  * 2 = invalid input, 130 = interrupted (Ctrl-C cancels the run cleanly first).
  */
 import { redactStoreUrl } from '../engine/store-url.js';
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from './read-text.js';
 import { relative } from 'node:path';
 import { errorMessage, StepqError } from '../core/errors.js';
 import { formatIssues, parseDefinitionText, resolveRun } from '../definitions/index.js';
@@ -54,7 +54,7 @@ export function builtinRegistry(allowShell: boolean, allowScript = false): StepT
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
   let source: string;
   try {
-    source = await readFile(file, 'utf8');
+    source = await readTextFile(file);
   } catch (err) {
     io.err.write(`stepq: cannot read ${file}: ${errorMessage(err)}\n`);
     return 2;

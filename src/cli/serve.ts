@@ -4,7 +4,8 @@
  */
 import { redactStoreUrl } from '../engine/store-url.js';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { readTextFile } from './read-text.js';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -50,7 +51,7 @@ export async function loadDefinitionFolders(engine: Stepq, folders: string[], lo
       const rel = relative(process.cwd(), path);
       const file = rel && !rel.startsWith('..') ? rel : path;
       try {
-        const source = await readFile(path, 'utf8');
+        const source = await readTextFile(path);
         const parsed = engine.parse(source, file);
         if (!parsed.ok) {
           problems.push({ file, id: name.replace(/\.(toml|json)$/i, ''), issues: parsed.issues });

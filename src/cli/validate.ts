@@ -1,5 +1,5 @@
 /** `stepq validate FILE...`: checks definitions without running anything; exit 2 when any is invalid. */
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from './read-text.js';
 import { errorMessage } from '../core/errors.js';
 import { formatIssues, parseDefinitionText } from '../definitions/index.js';
 import { builtinRegistry, type Io } from './run.js';
@@ -10,7 +10,7 @@ export async function validateCommand(files: string[], opts: { allowShell: boole
   for (const file of files) {
     let source: string;
     try {
-      source = await readFile(file, 'utf8');
+      source = await readTextFile(file);
     } catch (err) {
       io.err.write(`${file}: cannot read: ${errorMessage(err)}\n`);
       bad += 1;

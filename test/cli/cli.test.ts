@@ -170,6 +170,11 @@ describe('stepq run', () => {
     const badJson = await runCli(['validate', 'bad.json'], { cwd: dir });
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toContain('bad.json: Invalid JSON');
+    // Not UTF-8 (a Latin-1 é): refused, not read with a replacement character.
+    writeFileSync(join(dir, 'latin1.toml'), Buffer.from('id = "l"\nname = "caf\xe9"\n[step.a]\ntype = "synthetic"\n', 'latin1'));
+    const latin1 = await runCli(['validate', 'latin1.toml'], { cwd: dir });
+    expect(latin1.code).toBe(2);
+    expect(latin1.stderr).toContain('latin1.toml: cannot read: not UTF-8 text');
   });
 
   it('Ctrl-C cancels the run cleanly: nothing left pending, running or leased', async () => {
