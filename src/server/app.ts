@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Stepq } from '../engine/engine.js';
 import { installAuth, installOriginGuard } from './auth.js';
 import { errorBody, installErrorHandler } from './error-handler.js';
+import { installFiniteQueryNumbers } from './query-numbers.js';
 import { LiveHub, type HubOptions } from './live/hub.js';
 import { createMetrics } from './metrics.js';
 import { definitionRoutes, type FileProblem } from './routes/definitions.js';
@@ -61,6 +62,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   installErrorHandler(app);
   installAuth(app, options.token ?? null);
   installOriginGuard(app, options.allowedOrigins ?? []);
+  installFiniteQueryNumbers(app);
 
   // Definitions arrive as TOML text.
   app.addContentTypeParser(['application/toml', 'text/plain', 'text/x-toml'], { parseAs: 'string' }, (_req, body, done) =>

@@ -165,7 +165,7 @@ export const Started = z.object({ manager_id: id });
 
 // ---- requests ------------------------------------------------------------------------------------
 
-export const IdParams = z.object({ id: z.string().regex(/^[1-9]\d{0,15}$/, 'a job id (a positive whole number)') });
+export const IdParams = z.object({ id: z.string().regex(/^[1-9]\d{0,14}$/, 'a job id (a positive whole number of at most 15 digits)') });
 export const DefinitionIdParams = z.object({ id: z.string().min(1).max(64) });
 
 const csvStatuses = z
@@ -175,15 +175,15 @@ const csvStatuses = z
 export const JobsQuery = z.object({
   parent_id: z
     .string()
-    .regex(/^(root|[1-9]\d{0,15})$/, 'root or a job id')
+    .regex(/^(root|[1-9]\d{0,14})$/, 'root or a job id')
     .optional(),
   step_id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/)
+    .regex(/^[1-9]\d{0,14}$/)
     .optional(),
   manager_id: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/)
+    .regex(/^[1-9]\d{0,14}$/)
     .optional(),
   kind: kind.optional(),
   status: csvStatuses.optional(),

@@ -100,6 +100,16 @@ describe('REST API', () => {
     expect(badStatus.json().error).toMatchObject({ code: 'ERR_BAD_REQUEST' });
     const badLimit = await s.app.inject({ url: '/api/jobs?limit=100000' });
     expect(badLimit.statusCode).toBe(400);
+    // Numbers that coerce to Infinity are refused like any other bad number, never a 500 or an unbounded page.
+    for (const q of ['limit=1e309', 'limit=Infinity', 'offset=1e309', 'offset=-Infinity']) {
+      const r = await s.app.inject({ url: `/api/jobs?step_id=${stepId}&${q}` });
+      expect(r.statusCode, q).toBe(400);
+      expect(r.json().error).toMatchObject({ code: 'ERR_BAD_REQUEST', details: [{ path: `querystring/${q.split('=')[0]}` }] });
+    }
+    const badLogLimit = await s.app.inject({ url: `/api/jobs/${id}/logs?limit=1e309` });
+    expect(badLogLimit.statusCode).toBe(400);
+    // A text search may still say "Infinity".
+    expect((await s.app.inject({ url: `/api/jobs?step_id=${stepId}&q=Infinity` })).statusCode).toBe(200);
   });
 
   it('answers unknown and malformed ids with 404 and 400', async () => {
@@ -108,6 +118,9 @@ describe('REST API', () => {
     expect((await s.app.inject({ url: '/api/jobs/999' })).statusCode).toBe(404);
     expect((await s.app.inject({ url: '/api/jobs/abc' })).statusCode).toBe(400);
     expect((await s.app.inject({ url: '/api/jobs/-1/logs' })).statusCode).toBe(400);
+    // Ids stay within exact integers: 16 digits could name another job after rounding.
+    expect((await s.app.inject({ url: '/api/jobs/9999999999999999' })).statusCode).toBe(400);
+    expect((await s.app.inject({ url: '/api/jobs/999999999999999' })).statusCode).toBe(404);
     expect((await s.app.inject({ method: 'POST', url: '/api/jobs/999/cancel' })).statusCode).toBe(404);
     expect((await s.app.inject({ url: '/api/nothing-here' })).json().error.code).toBe('ERR_NOT_FOUND');
     const unknownDef = await s.app.inject({ method: 'POST', url: '/api/job-definitions/nope/execute', payload: {} });

@@ -21,7 +21,7 @@ export interface HubOptions {
   now?: () => number;
 }
 
-const TOPIC = /^(runs|(run|step|logs):[1-9]\d{0,15})$/;
+const TOPIC = /^(runs|(run|step|logs):[1-9]\d{0,14})$/;
 
 interface Recorded {
   seq: number;
