@@ -35,7 +35,10 @@ describe.skipIf(!PG_URL)(PG_URL ? 'postgres store' : `postgres store (skipped: $
       const c = await adminClient();
       try {
         const { rows } = await c.query(`SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`);
-        expect(rows.map((r) => [r.version, r.name])).toEqual([[1, '0001_init.sql']]);
+        expect(rows.map((r) => [r.version, r.name])).toEqual([
+          [1, '0001_init.sql'],
+          [2, '0002_claim_by_run.sql'],
+        ]);
       } finally {
         await c.end();
       }
