@@ -422,10 +422,11 @@ describe('the queue page', () => {
       expect(step.progress!.counts.failed).toBe(flaky.counts.failed);
       expect((await getJob(server, someFailed!)).attempt).toBeGreaterThan(attemptBefore);
 
-      // Nothing to retry on a step without failures: the dialog says so.
+      // Nothing to retry on a completed step without failures: the button is disabled.
       await w.page.goto(`${server.url}/#/runs/${big.runId}`);
       await w.page.locator(stepCounts(big.stepId)).waitFor();
-      expect(await confirmAction(w.page, `retry-${big.stepId}`)).toBe('Nothing to retry: no failed jobs.');
+      expect(await w.page.getByTestId(`retry-${big.stepId}`).isDisabled()).toBe(true);
+      expect(await w.page.getByTestId(`retry-${big.runId}`).isDisabled()).toBe(true);
       expect(w.errors).toEqual([]);
     });
   }, 60_000);

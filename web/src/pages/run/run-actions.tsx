@@ -39,6 +39,8 @@ export function RetryButton({ job, small }: { job: JobView; small?: boolean }) {
     <ConfirmAction
       label="Retry failed"
       small={small}
+      // Nothing failed and the job itself did not fail (a step whose planning failed has no failed jobs): nothing to retry.
+      disabled={failed === 0 && job.status !== 'failed'}
       title={`Retry the failed jobs of ${w} “${job.name}”?`}
       body={
         <p>
