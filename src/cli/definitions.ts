@@ -49,7 +49,7 @@ export async function definitionsAdd(file: string, opts: StoreOption, io: Io): P
     io.err.write(`stepq: cannot read ${file}: ${(err as Error).message}\n`);
     return 2;
   }
-  return withEngine(opts, io, async (engine) => {
+  return withEngine({ ...opts, mayCreate: true }, io, async (engine) => {
     const parsed = engine.parse(source, file);
     if (!parsed.ok) {
       io.err.write(`${formatIssues(parsed.issues)}\n${file} was not stored.\n`);

@@ -9,14 +9,28 @@ import { isJobStatus, type Job, type JobStatus } from '../core/job.js';
 import { createStepq, type Stepq } from '../engine/engine.js';
 import { countsLine, formatMs, safeText } from './format.js';
 import type { Io } from './run.js';
+import { storeFileProblem } from './store-file.js';
 
 export interface StoreOption {
   store: string;
   json?: boolean;
 }
 
-/** Opens the store without starting workers; prints store errors plainly. */
-export async function withEngine(opts: StoreOption, io: Io, fn: (engine: Stepq) => Promise<number>): Promise<number> {
+/**
+ * Opens the store without starting workers; prints store errors plainly. A SQLite store must exist
+ * already unless `mayCreate` (commands that only read or act on what it holds would otherwise
+ * create an empty one at a mistyped path).
+ */
+export async function withEngine(
+  opts: StoreOption & { mayCreate?: boolean },
+  io: Io,
+  fn: (engine: Stepq) => Promise<number>,
+): Promise<number> {
+  const problem = storeFileProblem(opts.store, opts.mayCreate ? 'create' : 'existing');
+  if (problem) {
+    io.err.write(`stepq: ${problem}\n`);
+    return 2;
+  }
   let engine: Stepq;
   try {
     engine = await createStepq({ store: opts.store, logger: pino({ level: 'silent' }) });

@@ -4,6 +4,7 @@
  * 2 = invalid input, 130 = interrupted (Ctrl-C cancels the run cleanly first).
  */
 import { redactStoreUrl } from '../engine/store-url.js';
+import { storeFileProblem } from './store-file.js';
 import { readTextFile } from './read-text.js';
 import { relative } from 'node:path';
 import { errorMessage, StepqError } from '../core/errors.js';
@@ -81,6 +82,11 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     return 2;
   }
 
+  const problem = storeFileProblem(opts.store, 'create');
+  if (problem) {
+    io.err.write(`stepq: ${problem}\n`);
+    return 2;
+  }
   let engine: Stepq;
   try {
     engine = await createStepq({

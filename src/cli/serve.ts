@@ -3,6 +3,7 @@
  * pool and the cron scheduler. Binds 127.0.0.1 by default; any other host needs a token.
  */
 import { redactStoreUrl } from '../engine/store-url.js';
+import { storeFileProblem } from './store-file.js';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { readTextFile } from './read-text.js';
@@ -83,6 +84,11 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
     return 2;
   }
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
+  const problem = storeFileProblem(opts.store, 'create');
+  if (problem) {
+    io.err.write(`stepq: ${problem}\n`);
+    return 2;
+  }
   let engine: Stepq;
   try {
     engine = await createStepq({

@@ -9,10 +9,21 @@ import type { Store } from '../store/store.js';
  * parameters `schema` and `pool_size` are taken out, the rest is passed to `pg`).
  */
 export async function openStore(url: string, opts: { clock?: Clock } = {}): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(url)) {
+  const path = sqlitePathOf(url);
+  if (path === null) {
     const { PostgresStore, postgresOptionsFromUrl } = await import('../store/postgres/postgres-store.js');
     return new PostgresStore({ ...postgresOptionsFromUrl(url), ...(opts.clock ? { clock: opts.clock } : {}) });
   }
+  const { SqliteStore } = await import('../store/sqlite/sqlite-store.js');
+  return new SqliteStore({ path, ...(opts.clock ? { clock: opts.clock } : {}) });
+}
+
+/**
+ * The absolute path of the file a SQLite store URL names, or null for a PostgreSQL URL; throws
+ * ERR_STORE_URL for anything else. (The command line checks the file before opening it.)
+ */
+export function sqlitePathOf(url: string): string | null {
+  if (/^postgres(ql)?:\/\//.test(url)) return null;
   let path: string | null = null;
   if (url.startsWith('sqlite://')) path = url.slice('sqlite://'.length);
   else if (url.startsWith('sqlite:')) path = url.slice('sqlite:'.length);
@@ -20,8 +31,7 @@ export async function openStore(url: string, opts: { clock?: Clock } = {}): Prom
   if (path === null || path.length === 0) {
     throw new StepqError('ERR_STORE_URL', `Cannot use "${url}" as a store: use sqlite:PATH or postgres://user@host:port/db.`);
   }
-  const { SqliteStore } = await import('../store/sqlite/sqlite-store.js');
-  return new SqliteStore({ path: resolve(path), ...(opts.clock ? { clock: opts.clock } : {}) });
+  return resolve(path);
 }
 
 /** The store URL for messages and logs: a password (in the authority or `?password=`) shown as ***. */
