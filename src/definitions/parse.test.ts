@@ -642,4 +642,25 @@ describe('size limits', () => {
     expect(ok.ok).toBe(false); // noop takes no x: the usual unknown-key issue, not a nesting one
     if (!ok.ok) expect(ok.issues[0]!.message).not.toContain('nested');
   });
+
+  test('a JSON definition with a repeated key is refused with its line, like TOML', () => {
+    const json = '{\n  "id": "d",\n  "name": "D",\n  "step": {\n    "a": { "type": "noop", "type": "files" }\n  },\n  "name": "E"\n}';
+    const r = parseDefinitionText(json, { file: 'd.json', stepTypes });
+    expect(r.ok).toBe(false);
+    if (!r.ok)
+      expect(r.issues).toEqual([
+        {
+          file: 'd.json',
+          path: 'step.a.type',
+          line: 5,
+          column: 28,
+          message: 'Duplicate key "type": JSON.parse would keep only the last one',
+        },
+      ]);
+    // The same key in different objects, escaped quotes and brackets inside strings are fine.
+    const ok = parseDefinitionText('{"id":"d","name":"a \\" } { [","step":{"a":{"type":"noop"},"b":{"type":"noop","depends_on":["a"]}}}', {
+      stepTypes,
+    });
+    expect(ok.ok).toBe(true);
+  });
 });
