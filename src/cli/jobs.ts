@@ -67,6 +67,28 @@ function line(j: Job, extra = ''): string {
   return `${String(j.id).padStart(7)}  ${j.status.padEnd(9)}  ${j.kind.padEnd(7)}  ${when}  ${duration(j).padStart(7)}  ${safeText(j.name, 60)}${extra}`;
 }
 
+const KIND_NAME = { manager: 'run', step: 'step', worker: 'worker job' } as const;
+
+/**
+ * The job `--run`/`--step` names, which must be of that kind: a filter on a step's id as a run (or a
+ * missing run) would list something else, or nothing, and exit 0.
+ */
+async function requireKind(engine: Stepq, idText: string, kind: 'manager' | 'step'): Promise<Job> {
+  const job = await requireJob(engine, idText);
+  if (job.kind !== kind) {
+    const hint = job.kind === 'manager' ? ` (its steps: --run ${job.id})` : job.kind === 'step' ? ` (its jobs: --step ${job.id})` : '';
+    throw new StepqError('ERR_BAD_REQUEST', `Job ${job.id} is a ${KIND_NAME[job.kind]}, not a ${KIND_NAME[kind]}${hint}.`);
+  }
+  return job;
+}
+
+async function requireJob(engine: Stepq, idText: string): Promise<Job> {
+  const id = parseId(idText);
+  const job = await engine.getJob(id);
+  if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${id} does not exist.`, { id });
+  return job;
+}
+
 export async function jobsList(
   opts: StoreOption & { run?: string; step?: string; status?: string; limit: number },
   io: Io,
@@ -75,7 +97,11 @@ export async function jobsList(
     const statuses = opts.status ? opts.status.split(',') : undefined;
     if (statuses?.some((s) => !isJobStatus(s)))
       throw new StepqError('ERR_BAD_REQUEST', `--status takes statuses separated by commas (pending,running,completed,failed,cancelled).`);
-    const filter = opts.step ? { stepId: parseId(opts.step) } : opts.run ? { parentId: parseId(opts.run) } : { parentId: null };
+    const filter = opts.step
+      ? { stepId: (await requireKind(engine, opts.step, 'step')).id }
+      : opts.run
+        ? { parentId: (await requireKind(engine, opts.run, 'manager')).id }
+        : { parentId: null };
     const page = await engine.listJobs({
       ...filter,
       ...(statuses ? { status: statuses as JobStatus[] } : {}),
@@ -102,8 +128,7 @@ export async function jobsList(
 
 export async function jobsShow(id: string, opts: StoreOption, io: Io): Promise<number> {
   return withEngine(opts, io, async (engine) => {
-    const job = await engine.getJob(parseId(id));
-    if (!job) throw new StepqError('ERR_JOB_NOT_FOUND', `Job ${id} does not exist.`);
+    const job = await requireJob(engine, id);
     const progress =
       job.kind === 'manager' ? await engine.runProgress(job.id) : job.kind === 'step' ? await engine.stepProgress(job.id) : null;
     const retries = await engine.listRetries(job.id);
@@ -163,9 +188,19 @@ export async function jobsAction(action: 'cancel' | 'retry' | 'rerun' | 'delete'
         r.affected ? `Retried ${r.affected} job${r.affected === 1 ? '' : 's'}.\n` : `Nothing to retry: no failed jobs under ${jobId}.\n`,
       );
     } else if (action === 'rerun') {
+      const job = await requireJob(engine, id);
+      // The API's wording; the engine alone would say "Run 2 does not exist" of a step.
+      if (job.kind !== 'manager') throw new StepqError('ERR_BAD_REQUEST', `Job ${job.id} is a ${job.kind}; only runs can be run again.`);
       const r = await engine.rerun(jobId);
       io.out.write(`Run ${r.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`);
     } else {
+      const job = await requireJob(engine, id);
+      if (job.kind !== 'manager') {
+        throw new StepqError(
+          'ERR_BAD_REQUEST',
+          `Job ${job.id} is a ${job.kind}; only whole runs are deleted (\`stepq jobs delete ${job.managerId}\`).`,
+        );
+      }
       const r = await engine.deleteRun(jobId);
       io.out.write(`Deleted run ${jobId}: ${r.jobs} job${r.jobs === 1 ? '' : 's'} and ${r.logs} log line${r.logs === 1 ? '' : 's'}.\n`);
     }

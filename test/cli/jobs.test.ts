@@ -1,0 +1,68 @@
+/**
+ * `stepq jobs …` given the id of the wrong kind of job, or of none: a plain refusal (exit 2) in the
+ * words the other subcommands and the API use, never a listing of something else or "No jobs.".
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+let dir: { path: string; cleanup: () => void };
+const store = ['--store', 'sqlite:./jobs.db'];
+
+beforeAll(async () => {
+  dir = tempDir('stepq-jobs-');
+  writeFileSync(join(dir.path, 'j.toml'), 'id = "j"\nname = "J"\n[step.a]\ntype = "synthetic"\ncount = 3\n');
+  // Run 1, its step 2 and worker jobs 3, 4, 5.
+  const r = await runCli(['run', 'j.toml', ...store], { cwd: dir.path });
+  expect(r.code, r.stderr).toBe(0);
+});
+afterAll(() => dir.cleanup());
+
+function cli(...args: string[]): ReturnType<typeof runCli> {
+  return runCli([...args, ...store], { cwd: dir.path });
+}
+
+describe('ids of the wrong kind, or of nothing', () => {
+  it('jobs list --run takes a run and --step a step', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--run', '2'], 'stepq: ERR_BAD_REQUEST: Job 2 is a step, not a run (its jobs: --step 2).\n'],
+      [['--run', '3'], 'stepq: ERR_BAD_REQUEST: Job 3 is a worker job, not a run.\n'],
+      [['--run', '99999'], 'stepq: ERR_JOB_NOT_FOUND: Job 99999 does not exist.\n'],
+      [['--step', '1'], 'stepq: ERR_BAD_REQUEST: Job 1 is a run, not a step (its steps: --run 1).\n'],
+      [['--step', '99999'], 'stepq: ERR_JOB_NOT_FOUND: Job 99999 does not exist.\n'],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli('jobs', 'list', ...args)));
+    for (const [i, r] of results.entries()) {
+      expect({ args: cases[i]![0], code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({
+        args: cases[i]![0],
+        code: 2,
+        stderr: cases[i]![1],
+        stdout: '',
+      });
+    }
+    // The right kinds still list.
+    expect((await cli('jobs', 'list', '--run', '1')).stdout).toMatch(/^\s+2\s+completed\s+step\s/);
+    expect((await cli('jobs', 'list', '--step', '2')).stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('delete and rerun take runs only, in the API words; unknown ids are reported as for show', async () => {
+    const [del, rerun, delMissing, rerunMissing] = await Promise.all([
+      cli('jobs', 'delete', '2'),
+      cli('jobs', 'rerun', '3'),
+      cli('jobs', 'delete', '99999'),
+      cli('jobs', 'rerun', '99999'),
+    ]);
+    expect([del.code, del.stderr]).toEqual([
+      2,
+      'stepq: ERR_BAD_REQUEST: Job 2 is a step; only whole runs are deleted (`stepq jobs delete 1`).\n',
+    ]);
+    expect([rerun.code, rerun.stderr]).toEqual([2, 'stepq: ERR_BAD_REQUEST: Job 3 is a worker; only runs can be run again.\n']);
+    for (const r of [delMissing, rerunMissing])
+      expect([r.code, r.stderr]).toEqual([2, 'stepq: ERR_JOB_NOT_FOUND: Job 99999 does not exist.\n']);
+    // Nothing was deleted or started.
+    const runs = JSON.parse((await cli('jobs', 'list', '--json')).stdout) as { data: Array<{ id: number }> };
+    expect(runs.data.map((j) => j.id)).toEqual([1]);
+  });
+});
