@@ -6,7 +6,7 @@ import { StepqError } from '../core/errors.js';
 import { formatIssues } from '../definitions/index.js';
 import { withEngine, type StoreOption } from './jobs.js';
 import { parseParams, type Io } from './run.js';
-import { safeText } from './format.js';
+import { safeText, storeRunners } from './format.js';
 
 export async function definitionsList(opts: StoreOption, io: Io): Promise<number> {
   return withEngine(opts, io, async (engine) => {
@@ -75,7 +75,7 @@ export async function definitionsRun(id: string, opts: StoreOption & { param: st
     io.out.write(
       opts.json
         ? `${JSON.stringify({ manager_id: started.managerId })}\n`
-        : `Run ${started.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`,
+        : `Run ${started.managerId} started; ${storeRunners(engine.store)} on this store runs it.\n`,
     );
     return 0;
   });

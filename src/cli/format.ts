@@ -38,3 +38,11 @@ export function safeText(text: string, max = 300): string {
   const clean = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '�').replace(/\n/g, ' ⏎ ');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
+
+/**
+ * The commands that run a store's queued runs, for messages: `stepq worker` refuses SQLite stores
+ * (they belong to one process), so it is named for PostgreSQL ones only.
+ */
+export function storeRunners(store: { capabilities: { multiProcess: boolean } }): string {
+  return store.capabilities.multiProcess ? '`stepq serve` or `stepq worker`' : '`stepq serve`';
+}

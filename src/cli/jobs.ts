@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { errorMessage, StepqError } from '../core/errors.js';
 import { isJobStatus, type Job, type JobStatus } from '../core/job.js';
 import { createStepq, type Stepq } from '../engine/engine.js';
-import { countsLine, formatMs, safeText } from './format.js';
+import { countsLine, formatMs, safeText, storeRunners } from './format.js';
 import type { Io } from './run.js';
 import { storeFileProblem } from './store-file.js';
 
@@ -192,7 +192,7 @@ export async function jobsAction(action: 'cancel' | 'retry' | 'rerun' | 'delete'
       // The API's wording; the engine alone would say "Run 2 does not exist" of a step.
       if (job.kind !== 'manager') throw new StepqError('ERR_BAD_REQUEST', `Job ${job.id} is a ${job.kind}; only runs can be run again.`);
       const r = await engine.rerun(jobId);
-      io.out.write(`Run ${r.managerId} started; a \`stepq serve\` or \`stepq worker\` on this store runs it.\n`);
+      io.out.write(`Run ${r.managerId} started; ${storeRunners(engine.store)} on this store runs it.\n`);
     } else {
       const job = await requireJob(engine, id);
       if (job.kind !== 'manager') {

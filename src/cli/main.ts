@@ -190,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   defs
     .command('run')
-    .description('start a run of a stored definition (a serve or worker process on the store runs it)')
+    .description('start a run of a stored definition (`stepq serve` on the store runs it, or `stepq worker` on PostgreSQL)')
     .argument('<id>')
     .option('-p, --param <key=value>', 'a param for this run (repeatable)', collect, [])
     .addOption(storeOpt())

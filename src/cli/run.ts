@@ -12,7 +12,7 @@ import { formatIssues, parseDefinitionText, resolveRun } from '../definitions/in
 import { createStepq, type RunOutcome, type Stepq } from '../engine/engine.js';
 import { StepTypeRegistry } from '../engine/step-types.js';
 import { builtinStepTypes } from '../steps/index.js';
-import { formatMs, countsLine, safeText } from './format.js';
+import { formatMs, countsLine, safeText, storeRunners } from './format.js';
 import { lineLogger } from './log-lines.js';
 import { showProgress } from './progress-view.js';
 
@@ -103,12 +103,14 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   const def = parsed.definition;
   const started = await engine.startRun({ definition: def, params });
   const managerId = started.managerId;
-  // This process works on its own run only; other runs in the store belong to `stepq serve`/`worker`.
+  // This process works on its own run only; the others are another `stepq run`'s, or wait for
+  // `stepq serve` (or, on PostgreSQL, `stepq worker`).
   engine.start({ onlyRun: managerId });
   const others = (await engine.stats()).runs.running - 1;
   if (others > 0) {
     io.err.write(
-      `Note: ${others} other run${others === 1 ? ' is' : 's are'} in progress in this store; \`stepq serve\` or \`stepq worker\` runs ${others === 1 ? 'it' : 'them'}, not this command.\n`,
+      `Note: ${others} other run${others === 1 ? ' is' : 's are'} unfinished in this store; this command works on run ${managerId} only ` +
+        `(the others are run by the \`stepq run\` that started them, while it lasts, or by ${storeRunners(engine.store)} on this store).\n`,
     );
   }
   io.err.write(
