@@ -1,7 +1,8 @@
 /**
  * `stepq run FILE`: runs one definition to its end in this process, on the embedded store by
  * default, with live progress and a summary. Exit 0 = completed, 1 = failed or cancelled,
- * 2 = invalid input, 130 = interrupted (Ctrl-C cancels the run cleanly first).
+ * 2 = invalid input, 130 = interrupted (Ctrl-C cancels the run cleanly first), 143 = stopped by
+ * SIGTERM without cancelling the run (its running jobs handed back; `stepq serve` resumes it).
  */
 import { redactStoreUrl } from '../engine/store-url.js';
 import { storeFileProblem } from './store-file.js';
@@ -15,6 +16,7 @@ import { builtinStepTypes } from '../steps/index.js';
 import { formatMs, countsLine, safeText, storeRunners } from './format.js';
 import { lineLogger } from './log-lines.js';
 import { showProgress } from './progress-view.js';
+import { onBrokenPipe } from './broken-pipe.js';
 
 export interface RunOptions {
   param: string[];
@@ -50,6 +52,25 @@ export function builtinRegistry(allowShell: boolean, allowScript = false): StepT
   if (allowShell) registry.enable('shell');
   if (allowScript) registry.enable('script');
   return registry;
+}
+
+/** Why `stepq run` stopped without cancelling its run: SIGTERM, or its output pipe closed. */
+type Detach = 'SIGTERM' | 'EPIPE';
+
+/** How long running jobs may finish when `stepq run` stops without cancelling (docker stop waits 10 s). */
+const DETACH_GRACE_MS = 5000;
+
+/** The command that finishes a run `stepq run` left unfinished, for its message. */
+function resumeCommand(engine: Stepq, store: string): string {
+  const url = shellWord(redactStoreUrl(store));
+  return engine.store.capabilities.multiProcess
+    ? `\`stepq serve --store ${url}\` or \`stepq worker --store ${url}\``
+    : `\`stepq serve --store ${url}\``;
+}
+
+/** A word the shell takes as is: quoted when it holds anything else (`?`, `&`, spaces in a path). */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 export async function runCommand(file: string, opts: RunOptions, io: Io): Promise<number> {
@@ -118,37 +139,71 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   );
   const view = opts.json ? null : showProgress({ bus: engine.bus, managerId, stepNames: def.steps.map((s) => s.name), out: io.err });
 
-  let interrupted = false;
-  const onSigint = (): void => {
+  // Ctrl-C (SIGINT) cancels the run: the user at the terminal means to stop it. SIGTERM (docker
+  // stop, systemd, a CI timeout) and a closed output pipe stop this process only: the engine's
+  // graceful stop (as for serve and worker) lets running jobs finish for a while and hands the rest
+  // back to the queue, and the run stays resumable by `stepq serve` on the store.
+  let interrupted: 'SIGINT' | Detach | null = null;
+  const detached = new AbortController();
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (interrupted) {
-      io.err.write('\nstepq: second Ctrl-C, exiting now; unfinished jobs are reclaimed when their leases expire.\n');
-      process.exit(130);
+      io.err.write(
+        `\nstepq: second ${signal === 'SIGINT' ? 'Ctrl-C' : signal}, exiting now; unfinished jobs are reclaimed when their leases expire.\n`,
+      );
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     }
-    interrupted = true;
+    if (signal === 'SIGTERM') return detach('SIGTERM');
+    interrupted = 'SIGINT';
     io.err.write(`\nstepq: cancelling run ${managerId} (Ctrl-C again to exit at once)…\n`);
     void engine.cancel(managerId).catch((err: unknown) => io.err.write(`stepq: cancel failed: ${errorMessage(err)}\n`));
   };
+  const detach = (why: Detach): void => {
+    if (interrupted) return;
+    interrupted = why;
+    detached.abort();
+  };
+  const onSigint = (): void => onSignal('SIGINT');
+  const onSigterm = (): void => onSignal('SIGTERM');
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
+  const offBrokenPipe = onBrokenPipe(() => detach('EPIPE'));
+  const stopListening = (): void => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    offBrokenPipe();
+  };
 
-  let outcome: RunOutcome;
+  let outcome: RunOutcome | null = null;
   try {
-    outcome = await engine.waitForRun(managerId);
+    outcome = await engine.waitForRun(managerId, { signal: detached.signal });
+  } catch (err) {
+    if (!detached.signal.aborted) throw err;
   } finally {
     view?.stop();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+  }
+  if (outcome === null) {
+    // Detached: nothing is cancelled; what ran is acknowledged, the rest released (nothing stays leased).
+    io.err.write(
+      `\nstepq: ${interrupted === 'SIGTERM' ? 'SIGTERM' : 'output closed'}: stopping without cancelling run ${managerId} ` +
+        `(running jobs get ${DETACH_GRACE_MS / 1000} s, then go back to the queue); resume it with ${resumeCommand(engine, opts.store)}.\n`,
+    );
+    await engine.stop({ graceMs: DETACH_GRACE_MS, closeStore: false });
+    stopListening();
+    if (opts.json) io.out.write(`${JSON.stringify({ ...(await engine.outcome(managerId)), stopped: interrupted }, null, 2)}\n`);
+    await engine.store.close();
+    return interrupted === 'EPIPE' ? 141 : 143;
   }
   const reports = await reportFiles(engine, outcome);
   const failures = await failureSamples(engine, outcome);
   await engine.stop({ graceMs: 5000 });
+  stopListening();
 
   if (opts.json) {
     io.out.write(`${JSON.stringify({ ...outcome, reports, failures }, null, 2)}\n`);
   } else {
     printSummary(io.out, outcome, failures, reports);
   }
-  if (interrupted) return 130;
+  if (interrupted === 'SIGINT') return 130;
   return outcome.manager.status === 'completed' ? 0 : 1;
 }
 

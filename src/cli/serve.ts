@@ -15,6 +15,7 @@ import { createStepq, type Stepq } from '../engine/engine.js';
 import { buildApp } from '../server/app.js';
 import type { FileProblem } from '../server/routes/definitions.js';
 import type { Io } from './run.js';
+import { onBrokenPipe } from './broken-pipe.js';
 
 export interface ServeOptions {
   store: string;
@@ -145,6 +146,10 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // Its stderr closed (`stepq serve 2>&1 | tee log`, and tee died): stop as on SIGTERM, not mid-job.
+    onBrokenPipe(() => {
+      if (!stopping) stop('output closed');
+    });
     process.on('SIGHUP', () => {
       void loadDefinitionFolders(engine, folders, (line) => io.err.write(`${line}\n`)).then((p) => {
         problems = p;

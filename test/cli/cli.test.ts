@@ -202,6 +202,55 @@ describe('stepq run', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('SIGTERM stops without cancelling: jobs handed back, nothing leased, and stepq serve finishes the run', async () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'long.toml'), 'id = "long"\nname = "Long"\n[step.a]\ntype = "synthetic"\ncount = 400\nduration_ms = 200\n');
+    const child = startCli(['run', 'long.toml', '--store', 'sqlite:./term.db', '-c', '8'], { cwd: dir });
+    cleanups.push(() => child.kill('SIGKILL'));
+    await waitForOutput(child, (t) => /\d+ running/.test(t), 30_000);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code, child.output.stderr).toBe(143);
+    const said = child.output.stderr.split('\n').filter((l) => l.startsWith('stepq: SIGTERM'));
+    expect(said).toEqual([
+      'stepq: SIGTERM: stopping without cancelling run 1 (running jobs get 5 s, then go back to the queue); ' +
+        'resume it with `stepq serve --store sqlite:./term.db`.',
+    ]);
+    expect(child.output.stdout).toBe('');
+    const counts = (): Record<string, number> => {
+      const db = new Database(join(dir, 'term.db'), { readonly: true });
+      try {
+        const rows = db.prepare(`SELECT kind || ':' || status k, count(*) n FROM jobs GROUP BY 1`).all() as Array<{ k: string; n: number }>;
+        const leased = db.prepare(`SELECT count(*) n FROM jobs WHERE lease_owner IS NOT NULL`).get() as { n: number };
+        return { ...Object.fromEntries(rows.map((r) => [r.k, r.n])), leased: leased.n };
+      } finally {
+        db.close();
+      }
+    };
+    const after = counts();
+    // Nothing running or leased, nothing cancelled; the run is unfinished, its jobs back in the queue.
+    expect(after).toMatchObject({ 'manager:running': 1, leased: 0 });
+    expect(Object.keys(after).filter((k) => k.endsWith(':cancelled') || k === 'worker:running')).toEqual([]);
+    expect(after['worker:pending']).toBeGreaterThan(0);
+    expect((after['worker:completed'] ?? 0) + after['worker:pending']!).toBe(400);
+    // As the message says: stepq serve on the store picks the run up and finishes it.
+    const serve = startCli(['serve', '--port', '0', '--store', 'sqlite:./term.db', '-c', '32'], { cwd: dir });
+    cleanups.push(() => serve.kill('SIGKILL'));
+    await waitForOutput(serve, (t) => t.includes('stepq serving'));
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + 30_000;
+      const poll = (): void => {
+        if (counts()['manager:completed'] === 1) return resolve();
+        if (Date.now() > deadline) return reject(new Error(`the run did not finish: ${JSON.stringify(counts())}`));
+        setTimeout(poll, 100);
+      };
+      poll();
+    });
+    expect(counts()).toEqual({ 'manager:completed': 1, 'step:completed': 1, 'worker:completed': 400, leased: 0 });
+    serve.kill('SIGTERM');
+    await new Promise((resolve) => serve.on('close', resolve));
+  });
 });
 
 describe('stepq jobs and definitions', () => {
