@@ -37,6 +37,12 @@ export class WorkerPool {
   private readonly inFlight = new Map<number, InFlight>();
   /** Finished jobs whose acknowledgement is not yet written: their leases are still heartbeated. */
   private readonly awaitingAck = new Set<number>();
+  /**
+   * Finished jobs whose answer this process knows is moot: they were cancelled (by this process, or
+   * by another through the event bridge) after their handler answered but before the answer was
+   * written. The store ignores those answers as lost leases; that is expected, not worth a warning.
+   */
+  private readonly moot = new Set<number>();
   private acks: Acknowledgement[] = [];
   private releases: number[] = [];
   private flushing: Promise<void> | null = null;
@@ -75,6 +81,7 @@ export class WorkerPool {
   abort(jobId: number, cause: AbortCause, message: string): void {
     const f = this.inFlight.get(jobId);
     if (f && !f.ac.signal.aborted) f.ac.abort(new JobAbort(cause, message));
+    else if (!f && cause === 'cancelled' && this.awaitingAck.has(jobId)) this.moot.add(jobId);
   }
 
   /**
@@ -161,6 +168,9 @@ export class WorkerPool {
   }
 
   private finish(job: ClaimedJob, outcome: RunOutcome): void {
+    // Cancelled after the handler had answered (its outcome was decided before the abort): moot too.
+    const reason: unknown = this.inFlight.get(job.id)?.ac.signal.reason;
+    if (reason instanceof JobAbort && reason.kind === 'cancelled') this.moot.add(job.id);
     this.inFlight.delete(job.id);
     if (outcome.kind === 'completed') {
       this.acks.push({ id: job.id, token: job.leaseToken, status: 'completed', result: outcome.result });
@@ -168,8 +178,9 @@ export class WorkerPool {
     } else if (outcome.kind === 'failed') {
       this.acks.push({ id: job.id, token: job.leaseToken, status: 'failed', error: outcome.error, retryInMs: outcome.retryInMs });
       this.awaitingAck.add(job.id);
-    } else if (outcome.kind === 'release') {
-      this.releases.push(job.id);
+    } else {
+      this.moot.delete(job.id); // no answer to write
+      if (outcome.kind === 'release') this.releases.push(job.id);
     }
     this.scheduleFlush();
     // A slot is free: let the claim loop run after this turn, so that jobs finishing together are
@@ -210,8 +221,19 @@ export class WorkerPool {
           for (const a of acks) this.awaitingAck.delete(a.id);
           this.o.publish(r.effects);
           if (r.lost.length > 0) {
-            this.o.logger.warn({ jobs: r.lost.slice(0, 20), count: r.lost.length }, 'answers for jobs whose lease was lost were ignored');
+            // Only losses nobody here expected (a lease that expired and was rescued, a cancel this
+            // process did not hear of) are warnings; answers to jobs cancelled meanwhile are not.
+            const unexpected = r.lost.filter((id) => !this.moot.has(id));
+            const moot = r.lost.length - unexpected.length;
+            if (unexpected.length > 0) {
+              this.o.logger.warn(
+                { jobs: unexpected.slice(0, 20), count: unexpected.length },
+                'answers for jobs whose lease was lost were ignored',
+              );
+            }
+            if (moot > 0) this.o.logger.debug({ count: moot }, 'answers for jobs cancelled meanwhile were ignored');
           }
+          for (const a of acks) this.moot.delete(a.id);
         }
         if (releases.length > 0) {
           const r = await this.o.store.release({ owner: this.o.owner, ids: releases });

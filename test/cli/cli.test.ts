@@ -203,6 +203,20 @@ describe('stepq run', () => {
     }
   });
 
+  it('Ctrl-C warns of nothing: answers to jobs it cancelled are not lost leases', async () => {
+    const dir = temp();
+    // Quick jobs: at the cancel, some have answered and wait for their acknowledgement.
+    writeFileSync(join(dir, 'quick.toml'), 'id = "quick"\nname = "Quick"\n[step.a]\ntype = "synthetic"\ncount = 50000\nduration_ms = 20\n');
+    const child = startCli(['run', 'quick.toml', '--store', 'sqlite:./quick.db'], { cwd: dir });
+    cleanups.push(() => child.kill('SIGKILL'));
+    await waitForOutput(child, (t) => /\d+ running/.test(t), 30_000);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code).toBe(130);
+    expect(child.output.stdout).toContain('Run 1 cancelled');
+    expect(child.output.stderr).not.toMatch(/lease was lost|stepq: (warn|error)/);
+  });
+
   it('SIGTERM stops without cancelling: jobs handed back, nothing leased, and stepq serve finishes the run', async () => {
     const dir = temp();
     writeFileSync(join(dir, 'long.toml'), 'id = "long"\nname = "Long"\n[step.a]\ntype = "synthetic"\ncount = 400\nduration_ms = 200\n');
