@@ -124,8 +124,11 @@ export async function serveCommand(opts: ServeOptions, io: Io): Promise<number> 
     return 2;
   }
   const shown = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  // The port bound, which differs from the one asked for with --port 0 (any free port).
+  const bound = app.server.address();
+  const port = bound !== null && typeof bound === 'object' ? bound.port : opts.port;
   io.err.write(
-    `stepq serving http://${shown}:${opts.port}/ — store ${redactStoreUrl(opts.store)}, ${opts.workers ? `workers ${opts.concurrency}` : 'no workers'}, ` +
+    `stepq serving http://${shown}:${port}/ — store ${redactStoreUrl(opts.store)}, ${opts.workers ? `workers ${opts.concurrency}` : 'no workers'}, ` +
       `definitions from ${folders.map((f) => relative(process.cwd(), f) || '.').join(', ')}${token ? ', token required' : ''}\n`,
   );
 

@@ -87,4 +87,17 @@ describe('stepq serve', () => {
     db.close();
     expect(leased.n).toBe(0);
   });
+
+  it('--port 0 serves on a free port and prints the one it bound', async () => {
+    const d = tempDir('stepq-serve-');
+    cleanups.push(d.cleanup);
+    const child = startCli(['serve', '--port', '0', '--store', 'sqlite:./serve.db', '--no-workers'], { cwd: d.path });
+    cleanups.push(() => child.kill('SIGKILL'));
+    await waitForOutput(child, (t) => t.includes('stepq serving'));
+    const port = Number(/stepq serving http:\/\/127\.0\.0\.1:(\d+)\//.exec(child.output.stderr)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect((await fetch(`http://127.0.0.1:${port}/api/job-definitions`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))).toBe(0);
+  });
 });
