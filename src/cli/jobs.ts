@@ -89,6 +89,24 @@ async function requireJob(engine: Stepq, idText: string): Promise<Job> {
   return job;
 }
 
+/**
+ * Up to `limit` items, fetched page after page: the store caps one page (1,000 jobs, 5,000 log
+ * lines), and a larger --limit would otherwise stop there while saying "raise --limit".
+ */
+async function upTo<T>(
+  limit: number,
+  fetchPage: (limit: number, cursor: string | null) => Promise<{ data: T[]; nextCursor: string | null }>,
+): Promise<{ data: T[]; nextCursor: string | null }> {
+  const data: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await fetchPage(limit - data.length, cursor);
+    data.push(...page.data.slice(0, limit - data.length));
+    cursor = page.nextCursor;
+  } while (cursor !== null && data.length < limit);
+  return { data, nextCursor: cursor };
+}
+
 export async function jobsList(
   opts: StoreOption & { run?: string; step?: string; status?: string; limit: number },
   io: Io,
@@ -102,12 +120,15 @@ export async function jobsList(
       : opts.run
         ? { parentId: (await requireKind(engine, opts.run, 'manager')).id }
         : { parentId: null };
-    const page = await engine.listJobs({
-      ...filter,
-      ...(statuses ? { status: statuses as JobStatus[] } : {}),
-      limit: opts.limit,
-      order: 'parentId' in filter && filter.parentId === null ? 'desc' : 'asc',
-    });
+    const page = await upTo(opts.limit, (limit, cursor) =>
+      engine.listJobs({
+        ...filter,
+        ...(statuses ? { status: statuses as JobStatus[] } : {}),
+        limit,
+        ...(cursor ? { cursor } : {}),
+        order: 'parentId' in filter && filter.parentId === null ? 'desc' : 'asc',
+      }),
+    );
     if (opts.json) {
       io.out.write(`${JSON.stringify(page, null, 2)}\n`);
       return 0;
@@ -158,7 +179,10 @@ export async function jobsShow(id: string, opts: StoreOption, io: Io): Promise<n
 export async function jobsLogs(id: string, opts: StoreOption & { level?: string; limit: number }, io: Io): Promise<number> {
   return withEngine(opts, io, async (engine) => {
     const level = opts.level as 'debug' | 'info' | 'warn' | 'error' | undefined;
-    const page = await engine.listLogs({ jobId: parseId(id), limit: opts.limit, order: 'desc', ...(level ? { level } : {}) });
+    const jobId = parseId(id);
+    const page = await upTo(opts.limit, (limit, cursor) =>
+      engine.listLogs({ jobId, limit, order: 'desc', ...(level ? { level } : {}), ...(cursor ? { cursor } : {}) }),
+    );
     const lines = [...page.data].reverse();
     if (opts.json) {
       io.out.write(`${JSON.stringify(lines, null, 2)}\n`);

@@ -66,3 +66,28 @@ describe('ids of the wrong kind, or of nothing', () => {
     expect(runs.data.map((j) => j.id)).toEqual([1]);
   });
 });
+
+describe('--limit', () => {
+  it('reaches past one page of the store (1,000 jobs)', async () => {
+    const d = tempDir('stepq-jobs-limit-');
+    try {
+      writeFileSync(join(d.path, 'many.toml'), 'id = "many"\nname = "Many"\n[step.a]\ntype = "synthetic"\ncount = 1200\n');
+      const many = ['--store', 'sqlite:./many.db'];
+      expect((await runCli(['run', 'many.toml', ...many], { cwd: d.path })).code).toBe(0);
+      const [some, all, json] = await Promise.all([
+        runCli(['jobs', 'list', '--step', '2', '--limit', '1100', ...many], { cwd: d.path }),
+        runCli(['jobs', 'list', '--step', '2', '--limit', '5000', ...many], { cwd: d.path }),
+        runCli(['jobs', 'list', '--step', '2', '--limit', '1200', '--json', ...many], { cwd: d.path }),
+      ]);
+      expect(some.stdout.trim().split('\n')).toHaveLength(1100);
+      expect(some.stderr).toBe('… more: raise --limit (now 1100).\n');
+      expect(all.stdout.trim().split('\n')).toHaveLength(1200);
+      expect(all.stderr).toBe('');
+      const page = JSON.parse(json.stdout) as { data: Array<{ id: number }>; nextCursor: string | null };
+      expect(page.data.map((j) => j.id)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 3));
+      expect(page.nextCursor).toBeNull();
+    } finally {
+      d.cleanup();
+    }
+  });
+});
