@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
   jobs
     .command('list')
     .description('runs (newest first), or the steps of --run, or the worker jobs of --step')
-    .option('--run <id>', 'the steps of this run')
+    .addOption(new Option('--run <id>', 'the steps of this run').conflicts('step'))
     .option('--step <id>', 'the worker jobs of this step')
     .option('--status <list>', 'only these statuses, e.g. failed or pending,running')
     .option('--limit <n>', 'at most this many', positiveInt, 50)

@@ -42,6 +42,9 @@ describe('ids of the wrong kind, or of nothing', () => {
         stdout: '',
       });
     }
+    // One or the other: --step used to win silently.
+    const both = await cli('jobs', 'list', '--run', '1', '--step', '2');
+    expect([both.code, both.stderr.split('\n')[0]]).toEqual([2, "error: option '--run <id>' cannot be used with option '--step <id>'"]);
     // The right kinds still list.
     expect((await cli('jobs', 'list', '--run', '1')).stdout).toMatch(/^\s+2\s+completed\s+step\s/);
     expect((await cli('jobs', 'list', '--step', '2')).stdout.trim().split('\n')).toHaveLength(3);
