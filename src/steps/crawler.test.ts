@@ -64,7 +64,7 @@ function fixtureSite(requests: string[], robots: { status: number; body: string 
         const t = setTimeout(() => {
           slowTimers.delete(t);
           html(200, page('Slow', 'finally'));
-        }, 2000);
+        }, 10_000);
         slowTimers.add(t);
         return;
       }
@@ -148,9 +148,16 @@ describe('crawler', () => {
     }
   });
 
+  // Timeouts are generous (3 s; the slow page answers after 10 s): on a loaded machine a page that
+  // should answer must not time out, and robots.txt must not be mistaken for unreachable.
   it('crawls the site once per page, records findings and stays in scope', async () => {
     requests.length = 0;
-    const { outcome, byPath } = await crawl({ start_urls: `${base}/`, request_timeout: 500, per_host_rate: 1000, per_host_concurrency: 2 });
+    const { outcome, byPath } = await crawl({
+      start_urls: `${base}/`,
+      request_timeout: 3000,
+      per_host_rate: 1000,
+      per_host_concurrency: 2,
+    });
 
     expect(outcome.failures).toEqual([]);
     expect([...byPath.keys()].sort()).toEqual(
@@ -215,7 +222,7 @@ describe('crawler', () => {
       links: [`${base}/sub/leaf`],
     });
     expect(byPath.get('/missing')).toMatchObject({ status: 404, error: null, links: [] });
-    expect(byPath.get('/slow')).toMatchObject({ status: null, timed_out: true, error: 'timed out after 500 ms' });
+    expect(byPath.get('/slow')).toMatchObject({ status: null, timed_out: true, error: 'timed out after 3000 ms' });
     expect(byPath.get('/private/secret')).toEqual({
       url: `${base}/private/secret`,
       depth: 1,
@@ -235,7 +242,7 @@ describe('crawler', () => {
   });
 
   it('stops spawning at max_pages', async () => {
-    const { outcome } = await crawl({ start_urls: `${base}/`, max_pages: 4, per_host_rate: 1000, request_timeout: 500 });
+    const { outcome } = await crawl({ start_urls: `${base}/`, max_pages: 4, per_host_rate: 1000, request_timeout: 3000 });
     expect(outcome.results).toHaveLength(4);
     expect(outcome.logs.some((l) => l.message.includes('max_pages = 4 reached'))).toBe(true);
   });

@@ -7,7 +7,8 @@
  * One deliberate difference: when robots.txt cannot be fetched at all (connection refused, DNS
  * failure, timeout), the RFC also says "disallow", but then a dead link would be reported as "skipped
  * by robots" instead of as broken. The crawler treats it as "no rules" and lets the page fetch record
- * the real error; that costs at most one more request to a host that did not answer.
+ * the real error; that costs at most one more request to a host that did not answer. Before giving
+ * up it tries robots.txt three times, so a dropped connection does not lift a site's rules for a run.
  */
 import robotsParserModule from 'robots-parser';
 import { errorMessage } from '../core/errors.js';
@@ -34,13 +35,23 @@ const cache = new Map<string, Promise<RobotsRules>>();
 
 const ALLOW_ALL: RobotsRules = { isAllowed: () => true, crawlDelayMs: undefined, unreachable: undefined };
 
+/**
+ * Waits between attempts at robots.txt when it could not be fetched at all. The answer holds for the
+ * whole run, so one dropped keep-alive connection must not lift the site's rules: try a few times.
+ */
+export const ROBOTS_RETRY_DELAYS_MS = [100, 500];
+
 async function load(params: { origin: string; userAgent: string; fetchText: FetchText }): Promise<RobotsRules> {
   const robotsUrl = `${params.origin}/robots.txt`;
-  let response: { status: number; text: string };
-  try {
-    response = await params.fetchText(robotsUrl);
-  } catch (err) {
-    return { ...ALLOW_ALL, fetchError: `robots.txt unreachable: ${errorMessage(err)}` };
+  let response: { status: number; text: string } | undefined;
+  for (let attempt = 0; response === undefined; attempt++) {
+    try {
+      response = await params.fetchText(robotsUrl);
+    } catch (err) {
+      const wait = ROBOTS_RETRY_DELAYS_MS[attempt];
+      if (wait === undefined) return { ...ALLOW_ALL, fetchError: `robots.txt unreachable: ${errorMessage(err)}` };
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
   if (response.status >= 500) {
     const reason = `robots.txt answered HTTP ${response.status}`;
