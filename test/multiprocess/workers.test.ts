@@ -183,13 +183,20 @@ describe.skipIf(!PG_URL)(
         expect(counted.map((r) => [r.status, Number(r.n)])).toEqual([['completed', 20_000]]);
         expect(await engine.getProgress(run.managerId)).toMatchObject({ completed: 20_000, total: 20_000 });
         expect((await engine.stats()).jobs).toMatchObject({ completed: 20_000, total: 20_000 });
-        // The killed worker's jobs came back through lease expiry: a second attempt completed each.
+        // The killed worker's jobs came back through lease expiry: a later attempt completed each.
+        // (Usually the second; on a starved machine a live worker's heartbeat can be late too, and
+        // its job is rescued once more: that is at-least-once working, not a fault, so not asserted.)
         const after = (await raw.query(`SELECT status, attempt, lease_owner FROM jobs WHERE id = ANY($1::bigint[])`, [orphaned])).rows;
         expect(after.length).toBe(orphaned.length);
-        expect(after.every((r) => r.status === 'completed' && Number(r.attempt) === 2 && r.lease_owner === null)).toBe(true);
-        // A rescue is not a retry (no retry records); no job needed a third attempt.
+        expect(after.every((r) => r.status === 'completed' && Number(r.attempt) >= 2 && r.lease_owner === null)).toBe(true);
+        const attempts = (
+          await raw.query(`SELECT attempt, count(*) AS n FROM jobs WHERE kind = 'worker' GROUP BY attempt ORDER BY attempt`)
+        ).rows;
+        console.log(
+          `multi-process: jobs by attempt ${attempts.map((r) => `${r.attempt}: ${r.n}`).join(', ')}; ${orphaned.length} orphaned by the kill`,
+        );
+        // A rescue is not a retry: no retry records.
         expect((await raw.query(`SELECT count(*) AS n FROM job_retries`)).rows[0]!.n).toBe(0);
-        expect((await raw.query(`SELECT max(attempt) AS n FROM jobs WHERE kind = 'worker'`)).rows[0]!.n).toBe(2);
         const [leased] = (await raw.query(`SELECT count(*) AS n FROM jobs WHERE lease_owner IS NOT NULL`)).rows;
         expect(Number(leased!.n)).toBe(0);
 
