@@ -40,10 +40,10 @@ describe('crawl-site through the engine', () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     t = await testEngine({ concurrency: 8 });
-    const source = readFileSync(join(ROOT, 'examples/crawl-site.toml'), 'utf8').replace(
-      'reports/{{run.id}}',
-      join(t.dir, 'reports/{{run.id}}'),
-    );
+    // The report goes to the test's folder, not the checkout's reports/ (the example uses the default).
+    const example = readFileSync(join(ROOT, 'examples/crawl-site.toml'), 'utf8');
+    const source = example.replace('[step.report]', `[step.report]\noutput = ${JSON.stringify(join(t.dir, 'reports/{{run.id}}'))}`);
+    expect(source).not.toBe(example);
     const run = await t.engine.run({ definition: { source }, params: { start_url: `http://127.0.0.1:${port}/` } });
     const outcome = await run.done;
     expect(outcome.manager.status).toBe('completed');
@@ -64,6 +64,7 @@ describe('crawl-site through the engine', () => {
     const report = outcome.steps.find((s) => s.name === 'report')!;
     const [reportJob] = (await t.engine.listJobs({ stepId: report.stepId, limit: 1 })).data;
     const files = (reportJob!.result as { files: string[] }).files;
+    expect(files.every((f) => f.startsWith(t!.dir))).toBe(true);
     const json = JSON.parse(
       readFileSync(
         files.find((f) => f.endsWith('.json'))!,
