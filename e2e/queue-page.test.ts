@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WireCounts } from '../src/wire/api.js';
 import { countsText, execute, getJob, saveDefinition, stepsOf, waitForJob, waitForRunEnd, workerIds } from './helpers/api.js';
-import { launchBrowser, openPage, screenshot, type WatchedPage } from './helpers/browser.js';
+import { openPage, screenshot, type WatchedPage } from './helpers/browser.js';
 import {
   badgeOf,
   collectWorkerRows,
@@ -22,27 +22,16 @@ import {
   waitForBadge,
   waitForText,
 } from './helpers/page.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { startServer, startSuite, stopSuite, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  server = await startServer({ concurrency: 16 });
-  browser = await launchBrowser();
+  ({ server, browser } = await startSuite({ concurrency: 16 }));
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    try {
-      await server?.stop();
-    } finally {
-      server?.cleanup();
-    }
-  }
-});
+afterAll(() => stopSuite(server, browser));
 
 /** Runs `fn` with a fresh page, and closes it whatever happens. */
 async function withPage<T>(fn: (w: WatchedPage) => Promise<T>, size?: { width: number; height: number }): Promise<T> {

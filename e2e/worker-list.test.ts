@@ -9,29 +9,18 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute, getJob, saveDefinition, stepsOf, waitForRunEnd, workerIds } from './helpers/api.js';
-import { launchBrowser, openPage, screenshot, type WatchedPage } from './helpers/browser.js';
+import { openPage, screenshot, type WatchedPage } from './helpers/browser.js';
 import { collectWorkerRows } from './helpers/page.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { startSuite, stopSuite, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  server = await startServer({ concurrency: 16 });
-  browser = await launchBrowser();
+  ({ server, browser } = await startSuite({ concurrency: 16 }));
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    try {
-      await server?.stop();
-    } finally {
-      server?.cleanup();
-    }
-  }
-});
+afterAll(() => stopSuite(server, browser));
 
 /** The page's requests for worker-list pages of `stepId` (GET /api/jobs?step_id=…), from `from` on. */
 function listRequests(w: WatchedPage, stepId: number, from = 0): URL[] {
@@ -103,14 +92,14 @@ interface FilteredWatch {
 }
 
 /**
- * Runs a step of `n` synthetic jobs (5 % of them fail, without retries) lasting about six seconds whatever `n` (so the
+ * Runs a step of `n` synthetic jobs (5 % of them fail, without retries) lasting about ten seconds (room for a loaded machine to load both pages while it runs) whatever `n` (so the
  * job rate grows with `n`), watched by two pages: its worker list filtered to failed jobs, and to
  * running jobs. Each page asks once for the jobs that joined its list; then the test waits for the
  * run's end and the pages' final state, and reports what they requested.
  */
 async function watchFilteredRun(n: number, shot?: string): Promise<FilteredWatch> {
   const id = `live-filter-${n}`;
-  const duration = Math.round((6000 * 16) / n);
+  const duration = Math.round((10_000 * 16) / n);
   await saveDefinition(
     server,
     `id = "${id}"\nname = "Live filter ${n}"\n\n[step.work]\ntype = "synthetic"\ncount = ${n}\nduration_ms = ${duration}\nfailure_rate = 0.05\nretries = 1\nmax_failures = "100%"\n`,

@@ -7,9 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
 import { pino } from 'pino';
 import { createStepq, type Stepq } from '../../src/engine/engine.js';
 import { buildApp } from '../../src/server/app.js';
+import { launchBrowser } from './browser.js';
 
 export interface TestServer {
   readonly url: string;
@@ -125,5 +127,28 @@ export async function buildPage(outDir: string): Promise<void> {
     });
   } finally {
     process.env.NODE_ENV = env;
+  }
+}
+
+/** One server and one browser for a test file: started in its beforeAll, stopped (both, whatever fails) in its afterAll. */
+export async function startSuite(opts: ServerOptions = {}): Promise<{ server: TestServer; browser: Browser }> {
+  const server = await startServer(opts);
+  try {
+    return { server, browser: await launchBrowser() };
+  } catch (err) {
+    await stopSuite(server, undefined);
+    throw err;
+  }
+}
+
+export async function stopSuite(server: TestServer | undefined, browser: Browser | undefined): Promise<void> {
+  try {
+    await browser?.close();
+  } finally {
+    try {
+      await server?.stop();
+    } finally {
+      server?.cleanup();
+    }
   }
 }
