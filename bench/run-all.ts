@@ -6,25 +6,15 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bullmq, freshDatabase, graphile, pgBoss, type Figure } from './peers.js';
 import { stepqThroughput } from './stepq-throughput.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=') as [string, string]));
 const JOBS = Number(args.jobs ?? 20_000);
 const CONCURRENCY = Number(args.concurrency ?? 50);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(): Promise<{ port: number; stop: () => void } | null> {
   if (!existsSync('/usr/bin/redis-server')) return null;

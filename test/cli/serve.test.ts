@@ -4,26 +4,16 @@
  */
 import Database from 'better-sqlite3';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCli, waitForOutput } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
+import { freePort } from '../helpers/ports.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('stepq serve', () => {
   it('serves definitions from a folder, lists invalid ones, and stops cleanly on SIGTERM', async () => {

@@ -5,7 +5,6 @@
  * through LISTEN/NOTIFY. Skipped (visibly) without STEPQ_TEST_PG_URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
 import type { ServerMessage } from '../../src/wire/live.js';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import type { StepProgress } from '../../src/core/events.js';
 import { createStepq, type Stepq } from '../../src/engine/engine.js';
 import { toml } from '../helpers/engine.js';
 import { PG_SKIP_REASON, PG_URL, rawPool, tempDatabase } from '../helpers/postgres.js';
+import { freePort } from '../helpers/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WORKERS = 3;
@@ -68,16 +68,6 @@ function startServer(url: string, port: number): Worker {
   child.stderr!.setEncoding('utf8').on('data', (d: string) => stderr.push(d));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exit, stderr };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves when `cond` holds after an event, or rejects after `ms` (with what was last seen). */
