@@ -10,7 +10,7 @@ import type { StepPolicy } from '../core/lifecycle.js';
 import { CounterDeltas } from '../core/progress.js';
 import type { WorkerSpec } from '../core/step-type.js';
 import { Ledger } from './ledger.js';
-import { cancelRunRemainder, settleRun, settleSteps } from './settle.js';
+import { cancelRunRemainder, cancelWorkersAndSteps, settleRun, settleSteps } from './settle.js';
 import { stepPayloadOf as stepPayload } from './store.js';
 import type { Acknowledgement, ClaimedJob, Effects, ManagerPayload, NewRun, StepPayload } from './store.js';
 import type { ChangedRow, ClaimedRow, JobRow, NewJobRow, StoreTx, WorkerScope } from './tx.js';
@@ -388,19 +388,7 @@ export async function cancel(
     affected += rows.length;
     await l.managersChanged(rows);
   } else if (job.kind === 'step') {
-    const workers = await tx.cancelWorkers({ scope: { stepId: job.id }, cause, error });
-    await l.workersChanged(workers);
-    const rows = await tx.setStatus({
-      ids: [job.id],
-      from: ['pending', 'running'],
-      to: 'cancelled',
-      cancelCause: cause,
-      error,
-      finish: true,
-      clearLease: true,
-    });
-    await l.stepsChanged(rows);
-    affected += workers.length + rows.length;
+    affected += await cancelWorkersAndSteps(l, { stepId: job.id }, [job.id], cause, error);
     await settleRun(l, job.managerId);
   } else {
     const ids = [job.id, ...(await tx.descendantIds(job.id))];

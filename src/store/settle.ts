@@ -7,6 +7,7 @@ import type { CancelCause } from '../core/job.js';
 import { planRun, stepVerdict, type StepState } from '../core/lifecycle.js';
 import { emptyCounts } from '../core/progress.js';
 import type { Ledger } from './ledger.js';
+import type { WorkerScope } from './tx.js';
 import { stepPayloadOf as stepPayload } from './store.js';
 
 /**
@@ -83,11 +84,22 @@ export async function settleSteps(l: Ledger, stepIds: Iterable<number>): Promise
  */
 export async function cancelRunRemainder(l: Ledger, managerId: number, cause: CancelCause, error: string): Promise<number> {
   const steps = await l.tx.stepsOfRun(managerId, { lock: true });
-  const workers = await l.tx.cancelWorkers({ scope: { managerId }, cause, error });
-  await l.workersChanged(workers);
   const open = steps.filter((s) => s.status === 'pending' || s.status === 'running').map((s) => s.id);
+  return cancelWorkersAndSteps(l, { managerId }, open, cause, error);
+}
+
+/** Cancels the open worker jobs in `scope`, then the open steps among `stepIds`; returns the rows changed. */
+export async function cancelWorkersAndSteps(
+  l: Ledger,
+  scope: WorkerScope,
+  stepIds: number[],
+  cause: CancelCause,
+  error: string,
+): Promise<number> {
+  const workers = await l.tx.cancelWorkers({ scope, cause, error });
+  await l.workersChanged(workers);
   const changed = await l.tx.setStatus({
-    ids: open,
+    ids: stepIds,
     from: ['pending', 'running'],
     to: 'cancelled',
     cancelCause: cause,
