@@ -165,7 +165,11 @@ export const Started = z.object({ manager_id: id });
 
 // ---- requests ------------------------------------------------------------------------------------
 
-export const IdParams = z.object({ id: z.string().regex(/^[1-9]\d{0,14}$/, 'a job id (a positive whole number of at most 15 digits)') });
+/** A job id as text: at most 15 digits, so it stays an exact integer in JavaScript. */
+export const JOB_ID_TEXT = '[1-9]\\d{0,14}';
+const jobIdText = z.string().regex(new RegExp(`^${JOB_ID_TEXT}$`), 'a job id (a positive whole number of at most 15 digits)');
+
+export const IdParams = z.object({ id: jobIdText });
 export const DefinitionIdParams = z.object({ id: z.string().min(1).max(64) });
 
 const csvStatuses = z
@@ -175,16 +179,10 @@ const csvStatuses = z
 export const JobsQuery = z.object({
   parent_id: z
     .string()
-    .regex(/^(root|[1-9]\d{0,14})$/, 'root or a job id')
+    .regex(new RegExp(`^(root|${JOB_ID_TEXT})$`), 'root or a job id')
     .optional(),
-  step_id: z
-    .string()
-    .regex(/^[1-9]\d{0,14}$/)
-    .optional(),
-  manager_id: z
-    .string()
-    .regex(/^[1-9]\d{0,14}$/)
-    .optional(),
+  step_id: jobIdText.optional(),
+  manager_id: jobIdText.optional(),
   kind: kind.optional(),
   status: csvStatuses.optional(),
   q: z.string().max(200).optional(),

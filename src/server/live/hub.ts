@@ -7,6 +7,7 @@ import type { JobLogBatch, JobStatusChange, ManagerProgress, StepProgress } from
 import type { Stepq } from '../../engine/engine.js';
 import type { ClientMessage, ServerMessage } from '../../wire/live.js';
 import { liveJobChange, liveManagerProgress, liveStepProgress, wireCounts, wireLogBatchLines } from '../wire-mappers.js';
+import { JOB_ID_TEXT } from '../schemas.js';
 import { LiveConnection, type ConnectionLimits, type ConnectionStats, type LiveSocket } from './connection.js';
 
 export interface HubOptions {
@@ -21,7 +22,7 @@ export interface HubOptions {
   now?: () => number;
 }
 
-const TOPIC = /^(runs|(run|step|logs):[1-9]\d{0,14})$/;
+const TOPIC = new RegExp(`^(runs|(run|step|logs):${JOB_ID_TEXT})$`);
 
 interface Recorded {
   seq: number;
