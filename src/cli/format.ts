@@ -1,4 +1,5 @@
 /** Small text formatters for terminal output. */
+import type { Counts } from '../core/progress.js';
 
 export function formatMs(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return '—';
@@ -16,14 +17,7 @@ export function formatCount(n: number): string {
 }
 
 /** One line of counts: "120/500 done · 110 completed · 5 failed · 3 running · 372 pending". */
-export function countsLine(c: {
-  pending: number;
-  running: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  total: number;
-}): string {
+export function countsLine(c: Counts): string {
   const done = c.completed + c.failed + c.cancelled;
   const parts = [`${formatCount(done)}/${formatCount(c.total)} done`, `${formatCount(c.completed)} completed`];
   if (c.failed) parts.push(`${formatCount(c.failed)} failed`);
